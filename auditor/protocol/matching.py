@@ -1,0 +1,42 @@
+"""Matching result items back to the targets that asked for them.
+
+The API answers ``bulk_pages_summary`` with one item per target that has data, in its own order,
+and with ``url`` rewritten its own way (host case, a root ``/`` added, ``www.`` kept or not,
+percent-encoding). Position means nothing, so both the target we sent and the ``url`` we got
+are folded to one key by :func:`match_key`, and rows are joined on it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote, urlsplit
+
+# Characters left as they are when re-quoting a path, so that "%7E" and "~" fold together.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _fold_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    try:
+        return host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return host
+
+
+def match_key(value: str) -> str:
+    """A key equal for a target and for any ``url`` the API may echo for it.
+
+    ``example.com`` and ``WWW.Example.com`` give ``example.com``; ``https://Example.com``,
+    ``https://example.com/`` and ``https://www.example.com/`` all give ``https://example.com``;
+    a path keeps its case but loses a trailing ``/`` and has its percent-encoding made canonical.
+    The query string is kept: two pages that differ only there are two targets.
+    """
+    if "://" not in value:
+        return _fold_host(value.strip().rstrip("/"))
+    parts = urlsplit(value.strip())
+    path = quote(unquote(parts.path), safe=_PATH_SAFE).rstrip("/")
+    key = f"{parts.scheme.lower()}://{_fold_host(parts.hostname or '')}{path}"
+    if parts.query:
+        key += "?" + parts.query
+    return key
