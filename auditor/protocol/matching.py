@@ -8,6 +8,7 @@ are folded to one key by :func:`match_key`, and rows are joined on it.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 # Characters left as they are when re-quoting a path, so that "%7E" and "~" fold together.
@@ -40,3 +41,39 @@ def match_key(value: str) -> str:
     if parts.query:
         key += "?" + parts.query
     return key
+
+
+def match_items(items: list[dict[str, Any]], targets: list[str]) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Pair items with the targets they answer; returns (items, their targets, unmatched count).
+
+    The cheap exact comparisons catch nearly every item; :func:`match_key` is only computed
+    for the rest. A second item for the same target is dropped (each target one row).
+    """
+    exact = set(targets)
+    by_key: dict[str, str] | None = None
+    kept: list[dict[str, Any]] = []
+    owners: list[str] = []
+    seen: set[str] = set()
+    unmatched = 0
+    for item in items:
+        url = item.get("url")
+        if not isinstance(url, str):
+            unmatched += 1
+            continue
+        if url in exact:
+            target = url
+        elif (alt := url[:-1] if url.endswith("/") else url + "/") in exact:
+            target = alt
+        else:
+            if by_key is None:
+                by_key = {match_key(t): t for t in targets}
+            target = by_key.get(match_key(url))
+            if target is None:
+                unmatched += 1
+                continue
+        if target in seen:
+            continue
+        seen.add(target)
+        kept.append(item)
+        owners.append(target)
+    return kept, owners, unmatched

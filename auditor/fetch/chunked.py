@@ -1,0 +1,98 @@
+"""Executing a chunk of many targets in one task (``bulk_pages_summary``).
+
+A chunk goes out as one request. Items come back in the API's order, with ``url`` rewritten,
+and only for targets that have data: they are joined back to targets by URL
+(:mod:`auditor.protocol.matching`), and every target without an item becomes an explicit
+"no data" record. When the API rejects a chunk as a bad request (40501 and friends), the chunk is
+split in halves, recursively, so the good targets are still fetched and only the offending ones
+are recorded as failed, with the API's own code and message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import pyarrow as pa
+
+from auditor.errors import ApiError, FatalApiError, RequestError
+from auditor.fetch.client import ApiClient
+from auditor.fetch.runner import WorkUnit
+from auditor.protocol.endpoints import Endpoint
+from auditor.protocol.envelope import single_task
+from auditor.protocol.matching import match_items
+from auditor.write.flatten import flatten
+from auditor.write.sink import ErrorRecord, UnitResult
+
+
+@dataclass(slots=True)
+class _Fetched:
+    """What one chunk (and its halves) produced so far."""
+
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    cost: float = 0.0
+    requests: int = 0
+    unmatched: int = 0
+
+
+class ChunkExecutor:
+    """Runs bulk chunks for one endpoint with fixed task options."""
+
+    def __init__(self, client: ApiClient, endpoint: Endpoint, options: dict[str, Any], run_id: str) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.options = options
+        self.run_id = run_id
+        self.unmatched_items = 0
+
+    async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
+        fetched = _Fetched()
+        await self._fetch(unit, unit.targets, fetched)
+        failed = {e.target for e in fetched.errors}
+        no_data = [t for t in unit.targets if t not in fetched.answered and t not in failed]
+        self.unmatched_items += fetched.unmatched
+        rows = {self.endpoint.dataset: pa.concat_batches(fetched.batches)} if fetched.batches else {}
+        yield UnitResult(endpoint=self.endpoint.name, unit_id=unit.unit_id, rows=rows, no_data=no_data,
+                         errors=fetched.errors, cost=fetched.cost, requests=fetched.requests,
+                         targets=len(unit.targets), done=True)
+
+    async def _fetch(self, unit: WorkUnit, targets: list[str], fetched: _Fetched) -> None:
+        task = {"targets": targets, **self.options}
+        try:
+            call = await self.client.call(self.endpoint.method, self.endpoint.path, [task],
+                                          worst_case_cost=self.endpoint.price.worst_case(len(targets)))
+        except RequestError as exc:
+            fetched.requests += exc.attempts
+            if len(targets) > 1:
+                middle = len(targets) // 2
+                await self._fetch(unit, targets[:middle], fetched)
+                await self._fetch(unit, targets[middle:], fetched)
+                return
+            fetched.errors.append(self._error(unit, targets[0], exc))
+            return
+        except FatalApiError:
+            raise
+        except ApiError as exc:  # retries exhausted, or nothing to get: these targets failed
+            fetched.requests += exc.attempts
+            fetched.errors.extend(self._error(unit, t, exc) for t in targets)
+            return
+        fetched.requests += call.attempts
+        outcome = single_task(call.tasks)
+        fetched.cost += outcome.cost
+        items = [item for result in outcome.result if isinstance(result, dict)
+                 for item in self.endpoint.items(result)]
+        kept, owners, unmatched = match_items(items, targets)
+        fetched.unmatched += unmatched
+        fetched.answered.update(owners)
+        if kept:
+            fetched.batches.append(flatten(self.endpoint.dataset, kept, owners, run_id=self.run_id,
+                                           fetched_at=time.time(), task_id=outcome.task_id))
+
+    def _error(self, unit: WorkUnit, target: str, exc: ApiError) -> ErrorRecord:
+        return ErrorRecord(target=target, endpoint=self.endpoint.name, unit_id=unit.unit_id,
+                           http_status=exc.http_status, status_code=exc.status_code,
+                           status_message=exc.message, attempts=exc.attempts,
+                           last_attempt_at=self.client.last_attempt_at or time.time())

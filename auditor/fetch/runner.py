@@ -1,0 +1,150 @@
+"""The engine that drives units of work through the API and into the sink.
+
+Structured concurrency (anyio): one producer feeds units into a bounded memory stream, a fixed
+pool of workers executes them, and one writer hands results to the sink in a worker thread, so
+file writes never stall the event loop. Every stream is bounded: when the writer falls behind,
+workers wait, and when workers are busy, the producer waits (back-pressure instead of queues
+that grow without end).
+
+A failing unit never cancels the others: errors that belong to a unit are recorded in its
+result by the executor; a fatal API error or an exhausted budget sets :attr:`Runner.stop_reason`,
+after which nothing new is launched, what is in flight finishes, and everything fetched is
+flushed. Units not finished stay uncommitted, so the run can be resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from auditor.errors import AuditorError, FatalApiError
+from auditor.fetch.budget import BudgetExhausted
+from auditor.write.sink import ErrorRecord, UnitResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WorkUnit:
+    """One checkpointed unit of work: a bulk chunk, one target of a paged endpoint, a crawl."""
+
+    endpoint: str
+    unit_id: str
+    targets: list[str]
+    cursor: dict[str, Any] | None = None  # where a resumed paged unit picks up
+
+
+Executor = Callable[[WorkUnit], AsyncIterator[UnitResult]]
+
+
+@dataclass(slots=True)
+class RunProgress:
+    """Live counters for the progress display and the summary."""
+
+    units_done: int = 0
+    targets_done: int = 0
+    rows: int = 0
+    no_data: int = 0
+    failed: int = 0
+    cost: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Runner:
+    """Runs units with ``workers`` concurrent executors and one writer."""
+
+    def __init__(self, sink: Any, *, workers: int = 32, flush_seconds: float = 30.0) -> None:
+        self.sink = sink
+        self.workers = workers
+        self.flush_seconds = flush_seconds
+        self.progress = RunProgress()
+        self.stop_reason: str | None = None
+        self.stop_error: BaseException | None = None
+
+    def stop(self, reason: str, error: BaseException | None = None) -> None:
+        """Launch nothing new from now on (what is in flight finishes)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_error = error
+
+    async def run(self, units: Iterable[WorkUnit], execute: Executor) -> None:
+        unit_send, unit_receive = anyio.create_memory_object_stream[WorkUnit](self.workers)
+        result_send, result_receive = anyio.create_memory_object_stream[UnitResult](self.workers * 2)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._write, result_receive)
+            async with result_send, unit_receive:
+                for _ in range(self.workers):
+                    tg.start_soon(self._work, unit_receive.clone(), result_send.clone(), execute)
+            tg.start_soon(self._produce, iter(units), unit_send)
+
+    async def _produce(self, units: Iterator[WorkUnit], send: ObjectSendStream[WorkUnit]) -> None:
+        # Planning is CPU work on big windows: pull units in a thread so the loop keeps sending.
+        done = object()
+        async with send:
+            while self.stop_reason is None:
+                try:
+                    unit = await anyio.to_thread.run_sync(next, units, done)
+                except AuditorError as exc:  # e.g. a target list that cannot be read
+                    self.stop(f"cannot read the work: {exc}", exc)
+                    return
+                if unit is done:
+                    return
+                await send.send(unit)
+
+    async def _work(self, receive: ObjectReceiveStream[WorkUnit], send: ObjectSendStream[UnitResult],
+                    execute: Executor) -> None:
+        async with receive, send:
+            async for unit in receive:
+                if self.stop_reason is not None:
+                    continue  # drain: leave it uncommitted for the resume
+                await self._execute(unit, execute, send)
+
+    async def _execute(self, unit: WorkUnit, execute: Executor, send: ObjectSendStream[UnitResult]) -> None:
+        try:
+            async for result in execute(unit):
+                await send.send(result)
+        except FatalApiError as exc:
+            self.stop(f"fatal API error: {exc}", exc)
+        except BudgetExhausted as exc:
+            self.stop(f"spending cap reached: {exc}", exc)
+        except Exception as exc:  # a bug in one unit must not end the night's run
+            log.error("unit %s failed unexpectedly:\n%s", unit.unit_id, traceback.format_exc())
+            await send.send(failed_unit(unit, f"internal error: {type(exc).__name__}: {exc}"))
+
+    async def _write(self, receive: ObjectReceiveStream[UnitResult]) -> None:
+        last_flush = time.monotonic()
+        async with receive:
+            async for result in receive:
+                await anyio.to_thread.run_sync(self.sink.add, result)
+                self._count(result)
+                if self.sink.flush_due() or time.monotonic() - last_flush >= self.flush_seconds:
+                    await anyio.to_thread.run_sync(self.sink.flush)
+                    last_flush = time.monotonic()
+        await anyio.to_thread.run_sync(self.sink.flush)
+
+    def _count(self, result: UnitResult) -> None:
+        p = self.progress
+        p.rows += sum(batch.num_rows for batch in result.rows.values())
+        p.no_data += len(result.no_data)
+        p.failed += len(result.errors)
+        p.cost += result.cost
+        if result.done:
+            p.units_done += 1
+            p.targets_done += result.targets
+
+
+def failed_unit(unit: WorkUnit, message: str, *, status_code: int = 0, http_status: int | None = None,
+                attempts: int = 0) -> UnitResult:
+    """A result that records every target of ``unit`` as failed with ``message``."""
+    now = time.time()
+    errors = [ErrorRecord(target=t, endpoint=unit.endpoint, unit_id=unit.unit_id, http_status=http_status,
+                          status_code=status_code, status_message=message, attempts=attempts,
+                          last_attempt_at=now) for t in unit.targets]
+    return UnitResult(endpoint=unit.endpoint, unit_id=unit.unit_id, errors=errors, targets=len(unit.targets),
+                      done=True)

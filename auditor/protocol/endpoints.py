@@ -1,0 +1,97 @@
+"""The product's endpoints, declared as data.
+
+Each :class:`Endpoint` says where it lives, how a task is priced, how many targets one task
+carries, how its results page, how result items find their target, and which dataset they land
+in. The runner reads these declarations; adding an endpoint is a new entry here (plus its Arrow
+schema in :mod:`auditor.write.schemas`), not new control flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per request and per returned row. Prices are from API-FACTS; check your contract."""
+
+    per_request: float
+    per_row: float = 0.0
+
+    def worst_case(self, rows: int) -> float:
+        """The most a request returning up to ``rows`` rows can cost."""
+        return self.per_request + self.per_row * rows
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """How a result set pages.
+
+    ``offset`` paging moves ``offset`` by ``limit`` until ``total_count`` is reached; past
+    ``max_offset`` (the API caps offsets at 20,000) the next page is asked with the
+    ``search_after_token`` of the previous one, offset 0 and all other fields unchanged.
+    ``token`` paging uses the token from the first page on.
+    """
+
+    style: Literal["offset", "token"]
+    limit: int = 1000
+    max_offset: int = 20_000
+    token_field: str = "search_after_token"
+    total_field: str = "total_count"
+
+
+def _items(result: dict[str, Any]) -> list[dict[str, Any]]:
+    items = result.get("items")
+    return items if isinstance(items, list) else []
+
+
+def _whole(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [result]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API endpoint as the runner sees it."""
+
+    name: str
+    path: str
+    method: Literal["GET", "POST"]
+    dataset: str
+    price: Price
+    targets_per_task: int  # 1000 for bulk, 1 for per-target endpoints, 0 for none
+    match: Literal["url", "target"]  # items carry their url / all items answer the task's target
+    paging: Paging | None = None
+    items: Callable[[dict[str, Any]], list[dict[str, Any]]] = _items
+
+    def worst_case_cost(self, n_targets: int) -> float:
+        rows = self.paging.limit if self.paging else max(1, n_targets)
+        return self.price.worst_case(rows)
+
+
+BULK_PAGES_SUMMARY = Endpoint(
+    name="bulk_pages_summary", path="backlinks/bulk_pages_summary/live", method="POST",
+    dataset="bulk_pages_summary", price=Price(0.02, 0.00003), targets_per_task=1000, match="url",
+)
+DOMAIN_PAGES_SUMMARY = Endpoint(
+    name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",
+    dataset="domain_pages_summary", price=Price(0.02, 0.00003), targets_per_task=1, match="target",
+    paging=Paging("offset"),
+)
+HISTORY = Endpoint(
+    name="history", path="backlinks/history/live", method="POST",
+    dataset="backlinks_history", price=Price(0.02, 0.00003), targets_per_task=1, match="target",
+)
+INDEX = Endpoint(
+    name="index", path="backlinks/index", method="GET",
+    dataset="backlinks_index", price=Price(0.0), targets_per_task=0, match="target", items=_whole,
+)
+ON_PAGE_LINKS = Endpoint(
+    name="on_page_links", path="on_page/links", method="POST",
+    dataset="on_page_links", price=Price(0.0), targets_per_task=1, match="target",
+    paging=Paging("token"),
+)
+
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
+    BULK_PAGES_SUMMARY, DOMAIN_PAGES_SUMMARY, HISTORY, INDEX, ON_PAGE_LINKS,
+)}
