@@ -66,22 +66,34 @@ class Runner:
         self.progress = RunProgress()
         self.stop_reason: str | None = None
         self.stop_error: BaseException | None = None
+        self._workers_scope: anyio.CancelScope | None = None
 
-    def stop(self, reason: str, error: BaseException | None = None) -> None:
-        """Launch nothing new from now on (what is in flight finishes)."""
+    def stop(self, reason: str, error: BaseException | None = None, *, grace_s: float | None = None) -> None:
+        """Launch nothing new from now on.
+
+        What is in flight finishes; with ``grace_s`` (used for SIGINT / SIGTERM) requests still
+        running after that many seconds are abandoned, their units left uncommitted.
+        """
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_error = error
+        if grace_s is not None and self._workers_scope is not None:
+            deadline = anyio.current_time() + grace_s
+            self._workers_scope.deadline = min(self._workers_scope.deadline, deadline)
 
     async def run(self, units: Iterable[WorkUnit], execute: Executor) -> None:
+        """Execute every unit (until stopped) and hand every result to the sink."""
         unit_send, unit_receive = anyio.create_memory_object_stream[WorkUnit](self.workers)
         result_send, result_receive = anyio.create_memory_object_stream[UnitResult](self.workers * 2)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._write, result_receive)
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._write, result_receive)
             async with result_send, unit_receive:
-                for _ in range(self.workers):
-                    tg.start_soon(self._work, unit_receive.clone(), result_send.clone(), execute)
-            tg.start_soon(self._produce, iter(units), unit_send)
+                async with anyio.create_task_group() as workers:
+                    self._workers_scope = workers.cancel_scope
+                    workers.start_soon(self._produce, iter(units), unit_send)
+                    for _ in range(self.workers):
+                        workers.start_soon(self._work, unit_receive.clone(), result_send.clone(), execute)
+            self._workers_scope = None
 
     async def _produce(self, units: Iterator[WorkUnit], send: ObjectSendStream[WorkUnit]) -> None:
         # Planning is CPU work on big windows: pull units in a thread so the loop keeps sending.

@@ -229,3 +229,19 @@ def load_job(path: str | Path) -> Job:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _resolve_paths(data, path.resolve().parent)
     return parse_job(data, str(path))
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_overrides(job: Job, overrides: dict[str, Any], source: str = "command line") -> Job:
+    """``job`` with command-line values laid over it, validated again."""
+    data = job.model_dump(exclude_unset=True, mode="python")
+    return parse_job(_deep_merge(data, overrides), source)
