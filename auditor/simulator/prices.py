@@ -1,0 +1,49 @@
+"""What each endpoint costs, in USD: one table, also published through appendix/user_data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """``per_request`` for each successful task plus ``per_unit`` for each billed unit.
+
+    The unit is a returned row for the Backlinks endpoints and a page to crawl
+    (``max_crawl_pages``) for ``on_page/task_post``.
+    """
+
+    per_request: float = 0.0
+    per_unit: float = 0.0
+
+    def cost(self, units: int) -> float:
+        return round(self.per_request + self.per_unit * units, 8)
+
+    @property
+    def free(self) -> bool:
+        return self.per_request == 0.0 and self.per_unit == 0.0
+
+
+FREE = Price()
+
+#: Keyed by endpoint name (the registry's ``name``). Sources: API-FACTS.md (bulk) and
+#: DataForSEO's public price list (the other Backlinks Live endpoints share the bulk formula;
+#: On-Page bills the crawl at task_post, its result endpoints are free). ``backlinks/index``
+#: and the appendix are free to call.
+PRICES: dict[str, Price] = {
+    "backlinks/bulk_pages_summary/live": Price(0.02, 0.00003),
+    "backlinks/domain_pages_summary/live": Price(0.02, 0.00003),
+    "backlinks/history/live": Price(0.02, 0.00003),
+    "backlinks/index": FREE,
+    "on_page/task_post": Price(0.0, 0.000125),
+    "on_page/tasks_ready": FREE,
+    "on_page/summary": FREE,
+    "on_page/links": FREE,
+    "appendix/errors": FREE,
+    "appendix/user_data": FREE,
+}
+
+
+def price_of(endpoint: str) -> Price:
+    """The price of ``endpoint``; every registered endpoint has one (a missing one is a bug)."""
+    return PRICES[endpoint]
