@@ -36,7 +36,7 @@ class PerTargetExecutor:
     async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
         base = self.build_task(unit)
         paging = self.endpoint.paging
-        cursor: Cursor | None = unit.cursor or first_cursor()
+        cursor: Cursor | None = first_cursor(unit.cursor)
         while cursor is not None:
             task = task_for(base, paging, cursor) if paging else base
             try:

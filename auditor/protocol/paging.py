@@ -15,8 +15,9 @@ from auditor.protocol.endpoints import Paging
 Cursor = dict[str, Any]
 
 
-def first_cursor() -> Cursor:
-    return {"offset": 0, "token": None, "fetched": 0, "pages": 0}
+def first_cursor(extra: Cursor | None = None) -> Cursor:
+    """The cursor of a unit's first page; ``extra`` (e.g. a resumed cursor) overrides it."""
+    return {"offset": 0, "token": None, "fetched": 0, "pages": 0, **(extra or {})}
 
 
 def task_for(base_task: dict[str, Any], paging: Paging, cursor: Cursor) -> dict[str, Any]:
@@ -44,8 +45,8 @@ def advance(paging: Paging, cursor: Cursor, result: dict[str, Any], items_on_pag
     total = result.get(paging.total_field)
     if items_on_page < paging.limit or (isinstance(total, int) and fetched >= total):
         return None
-    nxt: Cursor = {"offset": cursor["offset"], "token": cursor.get("token"), "fetched": fetched,
-                   "pages": cursor["pages"] + 1}
+    # Extra keys (an On-Page task id) ride along from page to page.
+    nxt: Cursor = {**cursor, "fetched": fetched, "pages": cursor["pages"] + 1}
     token = result.get(paging.token_field)
     offset = cursor["offset"] + items_on_page
     if paging.style == "offset" and not cursor.get("token") and offset <= paging.max_offset:
