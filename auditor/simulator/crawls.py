@@ -6,6 +6,7 @@ import itertools
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from .world import World, stable_hash
 
@@ -22,6 +23,7 @@ class Crawl:
     posted_wall: datetime
     duration: float
     tag: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # the task_post ``data`` echo
     collected: bool = False   # results asked for (tasks_ready stops listing it)
     _link_offsets: list[int] | None = field(default=None, repr=False)
 
@@ -63,7 +65,9 @@ class CrawlStore:
         self.crawl_seconds = crawl_seconds
         self._crawls: dict[str, Crawl] = {}
 
-    def add(self, task_id: str, target: str, max_crawl_pages: int, tag: str | None, now: float) -> Crawl:
+    def add(
+        self, task_id: str, target: str, max_crawl_pages: int, tag: str | None, now: float, data: dict[str, Any]
+    ) -> Crawl:
         pages = max(1, min(max_crawl_pages, self.world.page_count(target)))
         crawl = Crawl(
             id=task_id,
@@ -74,6 +78,7 @@ class CrawlStore:
             posted_wall=datetime.now(timezone.utc),
             duration=self.crawl_seconds,
             tag=tag,
+            data=data,
         )
         self._crawls[task_id] = crawl
         return crawl
