@@ -9,11 +9,11 @@ profiles do: most pages drift a little, some gain or lose links, some break, a f
 from __future__ import annotations
 
 import math
-import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .world import World, format_timestamp, stable_hash, unit
+from .world import World
 
 # Keys of the nested count maps, most frequent first (the API's own spellings, "" included).
 _TLDS = ("com", "org", "net", "de", "io", "co.uk", "ru", "fr", "info", "nl", "pl", "it", "es", "com.br",
@@ -48,24 +48,31 @@ class SummaryRequest:
     lost: bool | None = None       # force a lost (True) or live (False) page; None: from the profile
 
 
-def _split(rng: random.Random, total: int, keys: tuple[str, ...], max_keys: int) -> dict[str, int]:
-    """Spread ``total`` links over the first keys of ``keys`` (frequent keys get most)."""
+def _split(rand: Callable[[], float], total: int, keys: tuple[str, ...], max_keys: int) -> dict[str, int]:
+    """Spread ``total`` links over some of ``keys``: the most frequent keys first, then a
+    random run of rarer ones; each key takes a random share of what is left."""
     if total <= 0:
         return {}
     n_keys = min(len(keys), max_keys, 1 + int(math.log2(1 + total)))
-    chosen = list(keys[: max(1, n_keys // 2)]) + rng.sample(keys[max(1, n_keys // 2):], n_keys - max(1, n_keys // 2))
+    head = max(1, n_keys // 2)
+    rare = keys[head:]
+    start = int(rand() * len(rare))
+    chosen = keys[:head] + (rare[start:] + rare[:start])[: n_keys - head]
     out: dict[str, int] = {}
     left = total
-    for name in chosen[:-1]:
-        take = int(left * rng.uniform(0.45, 0.9))
-        if take <= 0:
-            break
+    last = len(chosen) - 1
+    for position, name in enumerate(chosen):
+        take = left if position == last else max(1, int(left * (0.45 + 0.45 * rand())))
         out[name] = take
         left -= take
-    if left > 0:
-        last = chosen[len(out)] if len(out) < len(chosen) else chosen[-1]
-        out[last] = out.get(last, 0) + left
+        if left <= 0:
+            break
     return out
+
+
+def _normal(u1: float, u2: float) -> float:
+    """A standard normal number from two uniforms (Box-Muller)."""
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
 def _scale(rank: int, rank_scale: str) -> int:
@@ -74,59 +81,58 @@ def _scale(rank: int, rank_scale: str) -> int:
 
 def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
     """The ``backlinks_page_summary`` item of one target on one day (bulk shape, with main_domain_rank)."""
-    profile = world.rng("profile", req.key)
+    p = world.uniforms("profile", req.key)  # 16 fixed numbers in [0, 1): the target's profile
     size_mu, size_sigma = (6.0, 2.2) if req.is_domain else (2.3, 1.7)
-    base = math.exp(profile.gauss(size_mu, size_sigma))
-    growth = profile.gauss(0.002, 0.012)              # per day
-    break_day = profile.randint(1, 150) if profile.random() < 0.20 else None
-    spam_day = profile.randint(1, 150) if profile.random() < 0.08 else None
-    lost_day = profile.randint(-400, 200) if profile.random() < 0.06 else None
-    first_seen_days = profile.randint(20, 2400)
-    spam = int(profile.betavariate(1.3, 7.0) * 100)
-    nofollow_share = profile.betavariate(1.2, 3.5)
+    base = math.exp(size_mu + size_sigma * _normal(p[0], p[1]))
+    growth = 0.002 + 0.012 * _normal(p[2], p[3])      # per day
+    break_day = 1 + int(p[5] * 150) if p[4] < 0.20 else None
+    spam_day = 1 + int(p[7] * 150) if p[6] < 0.08 else None
+    lost_day = -400 + int(p[9] * 600) if p[8] < 0.06 else None
+    first_seen_days = 20 + int(p[10] * 2380)
+    spam = int(70 * p[11] ** 3)                        # mostly low, a long tail of spammy pages
+    nofollow_share = 0.8 * p[12] ** 2
     if not req.include_subdomains and req.is_domain:
-        base *= profile.uniform(0.55, 0.95)
-
+        base *= 0.55 + 0.4 * p[13]
     if req.lost is not None:
-        lost_day = (-profile.randint(1, 300) if req.lost else None)
+        lost_day = -1 - int(p[9] * 300) if req.lost else None
     is_lost = lost_day is not None and lost_day <= day
     broken = break_day is not None and break_day <= day
     if spam_day is not None and spam_day <= day:
-        spam = min(100, spam + 15 + stable_hash(world.seed, "spam", req.key) % 30)
-
-    noise = unit(world.seed, "noise", req.key, day) * 2.0 - 1.0
-    backlinks = 0 if is_lost else max(1, int(round(base * math.exp(growth * day + 0.04 * noise))))
+        spam = min(100, spam + 15 + int(p[14] * 30))
 
     r = world.rng("derived", req.key, day)
-    referring_pages = max(1, int(backlinks * r.uniform(0.35, 0.95))) if backlinks else 0
-    referring_domains = max(1, int(referring_pages * r.uniform(0.05, 0.6))) if backlinks else 0
-    referring_main = max(1, int(referring_domains * r.uniform(0.75, 1.0))) if backlinks else 0
-    referring_ips = max(1, int(referring_domains * r.uniform(0.6, 0.97))) if backlinks else 0
-    referring_subnets = max(1, int(referring_ips * r.uniform(0.5, 0.95))) if backlinks else 0
+    rand = r.random
+    noise = rand() * 2.0 - 1.0
+    backlinks = 0 if is_lost else max(1, int(round(base * math.exp(growth * day + 0.04 * noise))))
+    referring_pages = max(1, int(backlinks * (0.35 + 0.6 * rand()))) if backlinks else 0
+    referring_domains = max(1, int(referring_pages * (0.05 + 0.55 * rand()))) if backlinks else 0
+    referring_main = max(1, int(referring_domains * (0.75 + 0.25 * rand()))) if backlinks else 0
+    referring_ips = max(1, int(referring_domains * (0.6 + 0.37 * rand()))) if backlinks else 0
+    referring_subnets = max(1, int(referring_ips * (0.5 + 0.45 * rand()))) if backlinks else 0
     nofollow_links = int(backlinks * nofollow_share)
 
-    page_rank = min(1000, int(110 * math.log10(1 + referring_domains) + r.random() * 40)) if backlinks else 0
-    first_seen = world.moment(-first_seen_days, "first-seen", req.key)
-    lost_date = format_timestamp(world.moment(lost_day, "lost", req.key)) if is_lost else None
-    broken_backlinks = int(backlinks * r.uniform(0.4, 1.0)) if broken else int(backlinks * r.uniform(0.0, 0.02))
+    page_rank = min(1000, int(110 * math.log10(1 + referring_domains) + rand() * 40)) if backlinks else 0
+    first_seen = world.timestamp(-first_seen_days, p[15])
+    lost_date = world.timestamp(lost_day, p[13]) if is_lost else None
+    broken_backlinks = int(backlinks * (0.4 + 0.6 * rand())) if broken else int(backlinks * 0.02 * rand())
     if req.is_domain:
-        broken_pages = int(math.sqrt(backlinks) * r.uniform(0.0, 0.3)) + (3 if broken else 0)
+        broken_pages = int(math.sqrt(backlinks) * 0.3 * rand()) + (3 if broken else 0)
     else:
         broken_pages = 1 if broken else 0
 
     if backlinks:
-        tld = _split(r, backlinks, _TLDS, 10)
-        types = _split(r, backlinks, _LINK_TYPES, 5)
+        tld = _split(rand, backlinks, _TLDS, 10)
+        types = _split(rand, backlinks, _LINK_TYPES, 5)
         attributes: dict[str, int] | None = None
-        if nofollow_links or r.random() < 0.6:
+        if nofollow_links or rand() < 0.6:
             attributes = {"nofollow": nofollow_links} if nofollow_links else {}
             for name in _ATTRIBUTES[1:]:
-                if r.random() < 0.35:
-                    attributes[name] = max(1, int(backlinks * r.uniform(0.0, 0.3)))
+                if rand() < 0.35:
+                    attributes[name] = max(1, int(backlinks * 0.3 * rand()))
             attributes = attributes or None
-        platforms: dict[str, int] | None = _split(r, backlinks, _PLATFORMS, 6) if r.random() < 0.9 else None
-        locations = _split(r, backlinks, _LOCATIONS, 7)
-        countries = _split(r, backlinks, _COUNTRIES, 8)
+        platforms: dict[str, int] | None = _split(rand, backlinks, _PLATFORMS, 6) if rand() < 0.9 else None
+        locations = _split(rand, backlinks, _LOCATIONS, 7)
+        countries = _split(rand, backlinks, _COUNTRIES, 8)
     else:
         tld = types = locations = countries = {}
         attributes = platforms = None
@@ -137,7 +143,7 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
         "rank": _scale(page_rank, req.rank_scale),
         "main_domain_rank": _scale(world.main_domain_rank(req.registrable), req.rank_scale),
         "backlinks": backlinks,
-        "first_seen": format_timestamp(first_seen),
+        "first_seen": first_seen,
         "lost_date": lost_date,
         "backlinks_spam_score": spam,
         "broken_backlinks": broken_backlinks,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import struct
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 #: Test domains with exact page counts (for ``domain_pages_summary`` and On-Page crawls).
 SPECIAL_PAGE_COUNTS: dict[str, int] = {
@@ -45,6 +47,14 @@ def format_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S +00:00")
 
 
+_SIXTEEN = struct.Struct("<16I")
+
+
+@lru_cache(maxsize=8192)
+def _iso_day(epoch: date, day: int) -> str:
+    return (epoch + timedelta(days=day)).isoformat()
+
+
 @dataclass(frozen=True, slots=True)
 class World:
     """The deterministic world of one simulator: a seed, a calendar and a no-data share."""
@@ -61,11 +71,17 @@ class World:
         """The calendar date of simulation day ``day``."""
         return self.epoch + timedelta(days=day)
 
-    def moment(self, day: int, *parts: object) -> datetime:
-        """A deterministic time of day on simulation day ``day`` (UTC)."""
-        seconds = stable_hash(self.seed, "moment", day, *parts) % 86_400
-        base = datetime.combine(self.today(day), time(0, 0), tzinfo=timezone.utc)
-        return base + timedelta(seconds=seconds)
+    def uniforms(self, *parts: object) -> tuple[float, ...]:
+        """Sixteen deterministic numbers in [0, 1) from the seed and ``parts`` (one hash, no generator)."""
+        text = "\x1f".join(map(str, (self.seed, *parts))).encode("utf-8", "surrogatepass")
+        digest = hashlib.blake2b(text, digest_size=64).digest()
+        return tuple(v / 4294967296.0 for v in _SIXTEEN.unpack(digest))
+
+    def timestamp(self, day: int, fraction: float) -> str:
+        """A timestamp in the API's format on simulation day ``day``, ``fraction`` of the way through it."""
+        seconds = int(fraction * 86_400)
+        hours, rest = divmod(seconds, 3600)
+        return f"{_iso_day(self.epoch, day)} {hours:02d}:{rest // 60:02d}:{rest % 60:02d} +00:00"
 
     def has_data(self, key: str, host: str) -> bool:
         """Whether a target (by its match key) has any backlink data; about ``1 - no_data_share``."""
