@@ -66,7 +66,7 @@ def _month_item(world: World, domain: str, month: date, now: dict[str, Any], mon
     referring_domains = _scaled(now["referring_domains"], factor)
     churn = unit(world.seed, "churn", domain, month)
     tracked = month >= NEW_LOST_SINCE
-    lost = int(backlinks * 0.04 * churn) if tracked else 0
+    lost = round(backlinks * 0.06 * churn) if tracked else 0
     new = (max(0, backlinks - (previous if previous is not None else backlinks)) + lost) if tracked else 0
     item: dict[str, Any] = {
         "type": "backlinks_history",
