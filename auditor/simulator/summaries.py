@@ -9,11 +9,12 @@ profiles do: most pages drift a little, some gain or lose links, some break, a f
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .world import World
+from .world import World, main_domain_rank
 
 # Keys of the nested count maps, most frequent first (the API's own spellings, "" included).
 _TLDS = ("com", "org", "net", "de", "io", "co.uk", "ru", "fr", "info", "nl", "pl", "it", "es", "com.br",
@@ -48,26 +49,56 @@ class SummaryRequest:
     lost: bool | None = None       # force a lost (True) or live (False) page; None: from the profile
 
 
-def _split(rand: Callable[[], float], total: int, keys: tuple[str, ...], max_keys: int) -> dict[str, int]:
-    """Spread ``total`` links over some of ``keys``: the most frequent keys first, then a
-    random run of rarer ones; each key takes a random share of what is left."""
-    if total <= 0:
-        return {}
-    n_keys = min(len(keys), max_keys, 1 + int(math.log2(1 + total)))
-    head = max(1, n_keys // 2)
-    rare = keys[head:]
-    start = int(rand() * len(rare))
-    chosen = keys[:head] + (rare[start:] + rare[:start])[: n_keys - head]
-    out: dict[str, int] = {}
-    left = total
-    last = len(chosen) - 1
-    for position, name in enumerate(chosen):
-        take = left if position == last else max(1, int(left * (0.45 + 0.45 * rand())))
-        out[name] = take
-        left -= take
-        if left <= 0:
-            break
-    return out
+class _Spread:
+    """Ways of spreading ``total`` links over a count map's keys, precomputed once.
+
+    Each shape takes the most frequent keys first, then a run of rarer ones, each key taking a
+    random share of what is left. A shape is picked per item with one draw, so building a map
+    costs a few multiplications.
+    """
+
+    VARIANTS = 64
+
+    def __init__(self, keys: tuple[str, ...], max_keys: int) -> None:
+        self.max_keys = min(max_keys, len(keys))
+        rng = random.Random("\x1f".join(keys))
+        self._shapes: list[list[tuple[tuple[str, float], ...]]] = [[]]
+        for n_keys in range(1, self.max_keys + 1):
+            self._shapes.append([self._shape(rng, keys, n_keys) for _ in range(self.VARIANTS)])
+
+    @staticmethod
+    def _shape(rng: random.Random, keys: tuple[str, ...], n_keys: int) -> tuple[tuple[str, float], ...]:
+        head = max(1, n_keys // 2)
+        rare = keys[head:]
+        start = rng.randrange(len(rare)) if rare else 0
+        chosen = keys[:head] + (rare[start:] + rare[:start])[: n_keys - head]
+        shares, left = [], 1.0
+        for position, key in enumerate(chosen):
+            share = left if position == len(chosen) - 1 else left * rng.uniform(0.45, 0.9)
+            shares.append((key, share))
+            left -= share
+        return tuple(shares)
+
+    def __call__(self, rand: Callable[[], float], total: int) -> dict[str, int]:
+        if total <= 0:
+            return {}
+        n_keys = min(self.max_keys, 1 + int(math.log2(1 + total)))
+        shape = self._shapes[n_keys][int(rand() * self.VARIANTS)]
+        out: dict[str, int] = {}
+        for key, share in shape:
+            count = int(total * share)
+            if count:
+                out[key] = count
+        first = shape[0][0]
+        out[first] = out.get(first, 0) + total - sum(out.values())
+        return out
+
+
+_TLD_SPREAD = _Spread(_TLDS, 10)
+_TYPE_SPREAD = _Spread(_LINK_TYPES, 5)
+_PLATFORM_SPREAD = _Spread(_PLATFORMS, 6)
+_LOCATION_SPREAD = _Spread(_LOCATIONS, 7)
+_COUNTRY_SPREAD = _Spread(_COUNTRIES, 8)
 
 
 def _normal(u1: float, u2: float) -> float:
@@ -100,8 +131,7 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
     if spam_day is not None and spam_day <= day:
         spam = min(100, spam + 15 + int(p[14] * 30))
 
-    r = world.rng("derived", req.key, day)
-    rand = r.random
+    rand = world.draws("derived", req.key, day)
     noise = rand() * 2.0 - 1.0
     backlinks = 0 if is_lost else max(1, int(round(base * math.exp(growth * day + 0.04 * noise))))
     referring_pages = max(1, int(backlinks * (0.35 + 0.6 * rand()))) if backlinks else 0
@@ -121,8 +151,8 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
         broken_pages = 1 if broken else 0
 
     if backlinks:
-        tld = _split(rand, backlinks, _TLDS, 10)
-        types = _split(rand, backlinks, _LINK_TYPES, 5)
+        tld = _TLD_SPREAD(rand, backlinks)
+        types = _TYPE_SPREAD(rand, backlinks)
         attributes: dict[str, int] | None = None
         if nofollow_links or rand() < 0.6:
             attributes = {"nofollow": nofollow_links} if nofollow_links else {}
@@ -130,9 +160,9 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
                 if rand() < 0.35:
                     attributes[name] = max(1, int(backlinks * 0.3 * rand()))
             attributes = attributes or None
-        platforms: dict[str, int] | None = _split(rand, backlinks, _PLATFORMS, 6) if rand() < 0.9 else None
-        locations = _split(rand, backlinks, _LOCATIONS, 7)
-        countries = _split(rand, backlinks, _COUNTRIES, 8)
+        platforms: dict[str, int] | None = _PLATFORM_SPREAD(rand, backlinks) if rand() < 0.9 else None
+        locations = _LOCATION_SPREAD(rand, backlinks)
+        countries = _COUNTRY_SPREAD(rand, backlinks)
     else:
         tld = types = locations = countries = {}
         attributes = platforms = None
@@ -141,7 +171,7 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
         "type": ITEM_TYPE,
         "url": req.url,
         "rank": _scale(page_rank, req.rank_scale),
-        "main_domain_rank": _scale(world.main_domain_rank(req.registrable), req.rank_scale),
+        "main_domain_rank": _scale(main_domain_rank(world.seed, req.registrable), req.rank_scale),
         "backlinks": backlinks,
         "first_seen": first_seen,
         "lost_date": lost_date,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from .world import stable_hash
 
 
+@lru_cache(maxsize=65_536)
 def host_of(target: str) -> str:
     """The lower-case host of a page URL or a bare domain (no port, no userinfo)."""
     if "://" not in target:

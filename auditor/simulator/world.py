@@ -9,9 +9,11 @@ whole world forward consistently. The item generators live in :mod:`.summaries`,
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -42,12 +44,19 @@ def unit(*parts: object) -> float:
     return stable_hash(*parts) / 18446744073709551616.0
 
 
+@lru_cache(maxsize=65_536)
+def main_domain_rank(seed: int, registrable: str) -> int:
+    """Rank (0-1000) of a registrable domain: most are small, a few are large."""
+    return min(1000, int(1000 * unit(seed, "domain-rank", registrable) ** 2.2))
+
+
 def format_timestamp(moment: datetime) -> str:
     """The API's timestamp format: ``2019-11-15 12:57:46 +00:00``."""
     return moment.strftime("%Y-%m-%d %H:%M:%S +00:00")
 
 
 _SIXTEEN = struct.Struct("<16I")
+_THIRTY_TWO = struct.Struct("<32H")
 
 
 @lru_cache(maxsize=8192)
@@ -77,6 +86,15 @@ class World:
         digest = hashlib.blake2b(text, digest_size=64).digest()
         return tuple(v / 4294967296.0 for v in _SIXTEEN.unpack(digest))
 
+    def draws(self, *parts: object) -> Callable[[], float]:
+        """A cheap stream of deterministic numbers in [0, 1) (16-bit resolution) from ``parts``.
+
+        Thirty-two numbers from one hash, repeated if a caller wants more: plenty for one item.
+        """
+        text = "\x1f".join(map(str, (self.seed, *parts))).encode("utf-8", "surrogatepass")
+        digest = hashlib.blake2b(text, digest_size=64).digest()
+        return itertools.cycle([v / 65536.0 for v in _THIRTY_TWO.unpack(digest)]).__next__
+
     def timestamp(self, day: int, fraction: float) -> str:
         """A timestamp in the API's format on simulation day ``day``, ``fraction`` of the way through it."""
         seconds = int(fraction * 86_400)
@@ -88,11 +106,6 @@ class World:
         if host.endswith(ALWAYS_DATA_SUFFIXES):
             return True
         return unit(self.seed, "has-data", key) >= self.no_data_share
-
-    def main_domain_rank(self, registrable: str) -> int:
-        """Rank (0-1000) of a registrable domain: most are small, a few are large."""
-        u = unit(self.seed, "domain-rank", registrable)
-        return min(1000, int(1000 * u**2.2))
 
     def page_count(self, domain: str) -> int:
         """Pages with backlinks on ``domain``: heavy-tailed, most 0-300, some thousands."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import SummaryRequest, summary_item
 from ..urls import echo_url, host_of
 from ..validation import FieldSpec, boolean, domain_or_url, invalid, rank_scale, tag
-from ..world import World, stable_hash
+from ..world import World
 
 MAX_TARGETS = 1000
 MAX_DOMAINS = 100
@@ -70,7 +71,7 @@ def handle(ctx: TaskContext, values: dict[str, Any]) -> TaskResult:
     for target in values["targets"]:
         item = item_bytes(world, ctx.day, target, scale, subdomains)
         if item is not None and item not in rendered:
-            rendered[item] = stable_hash(world.seed, "order", target)
+            rendered[item] = zlib.crc32(item)  # the API's own order: unrelated to the request's
     items = [orjson.Fragment(b) for b in sorted(rendered, key=rendered.__getitem__)]
     result = {"total_count": len(items), "items_count": len(items), "items": items}
     return TaskResult([result], units=len(items))
