@@ -52,21 +52,18 @@ URLs
 Lines that were not valid UTF-8 reach us with U+FFFD replacement characters (see
 :mod:`auditor.targets.read`) and are rejected as ``undecodable``.
 
-Most lines take a fast path: one regular expression for printable-ASCII ``[scheme://]host[/path]``
-and a cached check of the host. Everything else takes the general parser; both give the same answer.
+Most lines take a fast path: printable-ASCII ``[http[s]://]host[/path]`` split with string methods,
+and a cached check of the host. Everything else, and every error, takes the general parser.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
 from urllib.parse import quote
 
 import idna
-from publicsuffixlist import PublicSuffixList
-
-from auditor.targets.domains import registrable_domain
+from auditor.targets.domains import suffix_info
 
 MAX_TARGET_LENGTH = 2048
 """Longest normalised target accepted. URLs beyond ~2,000 characters break in browsers and CDNs."""
@@ -112,17 +109,11 @@ class InvalidTarget(ValueError):
 
 _STRIP = " \t\r\n\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b\u2060\"'`<>,;"
 
-# Printable-ASCII [http(s)://]host[/path][#fragment]; '#' and '\' never occur in host or path here.
-_FAST = re.compile(
-    r"(?:([Hh][Tt][Tt][Pp][Ss]?)://)?"
-    r"([A-Za-z0-9_.-]+)"
-    r"(/[!\"$-\[\]-~]*)?"
-    r"(#[!-\[\]-~]*)?"
-)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(r"[a-z0-9_-]+")
+_HOST_CHARS = re.compile(r"[a-z0-9_.-]+")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Schemes that are never "host:port", so that "tel:123" is reported as a scheme, not a port.
 _OTHER_SCHEMES = frozenset(
@@ -142,23 +133,47 @@ def normalise(text: str) -> str:
 
 
 def normalise_with_domain(text: str) -> tuple[str, str]:
-    """``(normalise(text), registrable domain of its host)``: what the planner needs, in one pass."""
+    """``(normalise(text), registrable domain of its host)``: what the planner needs, in one pass.
+
+    This is the fast path: plain ``[http[s]://]host[/path]`` in printable ASCII, with a host that
+    passes the (cached) host check. Anything else, and every error, goes to :func:`_normalise_slow`,
+    so that the two cannot disagree about what is accepted or why a line is not.
+    """
     s = text.strip(_STRIP)
-    match = _FAST.fullmatch(s)
-    if match is None:
+    if s.startswith("https://"):
+        scheme, start = "https", 8
+    elif s.startswith("http://"):
+        scheme, start = "http", 7
+    else:
+        head = s[:8].lower()
+        if head == "https://":
+            scheme, start = "https", 8
+        elif head.startswith("http://"):
+            scheme, start = "http", 7
+        else:
+            scheme, start = "", 0
+    slash = s.find("/", start)
+    if slash < 0:
+        raw_host, tail = s[start:], ""
+    else:
+        raw_host, tail = s[start:slash], s[slash:]
+    if not raw_host.isascii() or len(s) > _MAX_INPUT_LENGTH:
         return _normalise_slow(s)
-    scheme, raw_host, path, fragment = match.groups()
     host, bare, registrable = _host_info(raw_host)
     if not host:
-        raise InvalidTarget(bare, registrable)
-    if fragment is not None and path:
-        path = path.rstrip(_STRIP)
+        return _normalise_slow(s)
+    if tail:
+        if not (tail.isascii() and tail.isprintable()) or " " in tail or "\\" in tail:
+            return _normalise_slow(s)
+        hash_at = tail.find("#")
+        if hash_at >= 0:
+            tail = tail[:hash_at].rstrip(_STRIP)
     if scheme:
-        target = f"{scheme.lower()}://{host}{path or '/'}"
-    elif path is None or path == "/":
+        target = f"{scheme}://{host}{tail or '/'}"
+    elif not tail or tail == "/":
         return bare, registrable
     else:
-        target = f"https://{host}{path}"
+        target = f"https://{host}{tail}"
     if len(target) > MAX_TARGET_LENGTH:
         raise _too_long(target)
     return target, registrable
@@ -237,13 +252,32 @@ def _split_scheme(s: str) -> tuple[str | None, str, bool]:
     raise InvalidTarget("unsupported_scheme", f"scheme {name!r} in {_show(s)}")
 
 
-@lru_cache(maxsize=1 << 18)
+_HOST_CACHE_SIZE = 1 << 18
+_host_cache: dict[str, tuple[str, str, str]] = {}
+
+
 def _host_info(raw: str) -> tuple[str, str, str]:
     """``(host, host without www., registrable domain)``, or ``("", reason, message)``.
 
     Cached, and errors are returned rather than raised so that they are cached too: heavy-tailed
-    lists repeat the same few hosts, and a bad host tends to recur.
+    lists repeat the same few hosts, and a bad host tends to recur. The cache is a plain dict,
+    emptied when full -- cheaper per look-up than ``functools.lru_cache`` on this hot path.
     """
+    info = _host_cache.get(raw)
+    if info is None:
+        if len(_host_cache) >= _HOST_CACHE_SIZE:
+            _host_cache.clear()
+        info = _host_cache[raw] = _check_host(raw)
+    return info
+
+
+def clear_caches() -> None:
+    """Forget cached host checks (for benchmarks that want to measure a cold start)."""
+    _host_cache.clear()
+
+
+def _check_host(raw: str) -> tuple[str, str, str]:
+    """:func:`_host_info` without the cache."""
     host = raw.lower() if raw.isascii() else raw
     if host.endswith("."):
         host = host[:-1]
@@ -258,8 +292,38 @@ def _host_info(raw: str) -> tuple[str, str, str]:
             host = host[:-1]
     if len(host) > MAX_HOST_LENGTH:
         return "", "host_too_long", f"host of {len(host)} characters: {_show(raw)}"
-    labels = host.split(".")
-    for label in labels:
+    if (
+        _HOST_CHARS.fullmatch(host) is None
+        or host[0] in ".-"
+        or host[-1] in ".-"
+        or ".." in host
+        or ".-" in host
+        or "-." in host
+        or (len(host) > MAX_LABEL_LENGTH and max(map(len, host.split("."))) > MAX_LABEL_LENGTH)
+    ):
+        return _label_problem(host, raw)
+    if host[-1].isdigit():
+        top = host[host.rfind(".") + 1 :]
+        if top.isdigit():
+            if _is_ipv4(host):
+                return "", "ip_address", f"IP address {host}"
+            return "", "numeric_tld", f"numeric top-level label in {_show(raw)}"
+    if "." not in host:
+        return "", "missing_tld", f"single-label host {_show(raw)}"
+    icann, _, registrable = suffix_info(host)
+    if icann == 0:
+        return "", "unknown_tld", f"unknown top-level domain .{host[host.rfind('.') + 1 :]} in {_show(raw)}"
+    if registrable == host and host.count(".") + 1 == icann:
+        return "", "public_suffix", f"{host} is a public suffix, not a domain"
+    bare = host
+    while bare.startswith("www.") and len(bare) - 4 >= len(registrable):
+        bare = bare[4:]
+    return host, bare, registrable
+
+
+def _label_problem(host: str, raw: str) -> tuple[str, str, str]:
+    """The error tuple of :func:`_host_info` for a host whose labels are not all well formed."""
+    for label in host.split("."):
         if not label:
             return "", "empty_label", f"empty label in host {_show(raw)}"
         if len(label) > MAX_LABEL_LENGTH:
@@ -268,22 +332,7 @@ def _host_info(raw: str) -> tuple[str, str, str]:
             return "", "bad_host_char", f"character not allowed in host {_show(raw)}"
         if label[0] == "-" or label[-1] == "-":
             return "", "bad_label", f"label {label!r} starts or ends with '-'"
-    if labels[-1].isdigit():
-        if _is_ipv4(host):
-            return "", "ip_address", f"IP address {host}"
-        return "", "numeric_tld", f"numeric top-level label in {_show(raw)}"
-    if len(labels) == 1:
-        return "", "missing_tld", f"single-label host {_show(raw)}"
-    icann = _icann_list()
-    if icann.publicsuffix(host, accept_unknown=False) is None:
-        return "", "unknown_tld", f"unknown top-level domain .{labels[-1]} in {_show(raw)}"
-    if icann.is_public(host):
-        return "", "public_suffix", f"{host} is a public suffix, not a domain"
-    registrable = registrable_domain(host)
-    bare = host
-    while bare.startswith("www.") and len(bare) - 4 >= len(registrable):
-        bare = bare[4:]
-    return host, bare, registrable
+    raise AssertionError(f"no problem found in {host!r}")  # _check_host and this loop disagree
 
 
 def _to_ascii(host: str) -> str:
@@ -301,12 +350,6 @@ def _is_ipv4(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-@lru_cache(maxsize=1)
-def _icann_list() -> PublicSuffixList:
-    """The ICANN section of the Public Suffix List, loaded on first use (it takes ~0.3 s)."""
-    return PublicSuffixList(only_icann=True)
 
 
 def _too_long(target: str) -> InvalidTarget:
