@@ -279,7 +279,7 @@ def test_links_page_with_offset_and_token(make_simulator, client_for) -> None:
     task_id = client.call("on_page/task_post", [{"target": "twopages.example", "max_crawl_pages": 40}]).task["id"]
     whole = client.call("on_page/links", [{"id": task_id, "limit": 1000}]).task["result"][0]
     total = whole["total_items_count"]
-    assert whole["crawl_progress"] == "finished" and 40 * 3 <= total
+    assert whole["crawl_progress"] == "finished" and total >= 40 * 3
     by_offset = client.call("on_page/links", [{"id": task_id, "limit": 50, "offset": 50}]).task["result"][0]
     first = client.call("on_page/links", [{"id": task_id, "limit": 50}]).task["result"][0]
     by_token = client.call("on_page/links", [{"id": task_id, "limit": 50,

@@ -29,7 +29,7 @@ async def _send(config: SimulatorConfig, timeout: float = 5.0) -> tuple[object, 
                     return (response.status, orjson.loads(raw)), sim.stats
                 except orjson.JSONDecodeError:
                     return (response.status, raw), sim.stats
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             await asyncio.sleep(0.05)  # let the server notice the client has gone
             return (type(exc), None), sim.stats
 

@@ -24,7 +24,7 @@ async def _post(session: aiohttp.ClientSession, url: str, payload: object) -> tu
 def test_sliding_window_counts_the_last_60_seconds_not_the_calendar_minute() -> None:
     limit = SlidingWindowLimit(3, window=60.0)
     assert [limit.try_acquire(t) for t in (0.0, 1.0, 59.0)] == [True, True, True]
-    assert not limit.try_acquire(59.9)          # three calls in (−0.1, 59.9]
+    assert not limit.try_acquire(59.9)          # three calls in (-0.1, 59.9]
     assert limit.try_acquire(60.0)              # the call at 0.0 has left the window
     assert not limit.try_acquire(60.5)
     assert limit.try_acquire(61.0)              # and the one at 1.0

@@ -47,7 +47,7 @@ class SimulatorApp:
     # ------------------------------------------------------------------------------ pipeline
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        state, stats = self.state, self.state.stats
+        stats = self.state.stats
         arrived = time.monotonic()
         started = time.perf_counter()
         stats.total_requests += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from .world import World, stable_hash
@@ -75,7 +75,7 @@ class CrawlStore:
             max_crawl_pages=max_crawl_pages,
             pages_total=pages,
             posted_at=now,
-            posted_wall=datetime.now(timezone.utc),
+            posted_wall=datetime.now(UTC),
             duration=self.crawl_seconds,
             tag=tag,
             data=data,

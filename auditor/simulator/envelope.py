@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ class TaskIds:
         self._counter = itertools.count(rng.getrandbits(48))
 
     def new(self, function_code: int) -> str:
-        stamp = datetime.now(timezone.utc).strftime("%m%d%H%M")
+        stamp = datetime.now(UTC).strftime("%m%d%H%M")
         tail = (next(self._counter) * _MIX) & _MASK48
         return f"{stamp}-{self._server}-{function_code:04d}-0000-{tail:012x}"
 

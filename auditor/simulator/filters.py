@@ -116,7 +116,7 @@ def _parse(name: str, node: Any, kinds: Mapping[str, Kind], count: list[int]) ->
         return parts[0]
     # "and" binds tighter than "or": split into or-groups of and-chains.
     groups: list[list[Expr]] = [[parts[0]]]
-    for joiner, operand in zip(parts[1::2], parts[2::2]):
+    for joiner, operand in zip(parts[1::2], parts[2::2], strict=True):
         if joiner == "or":
             groups.append([operand])
         else:

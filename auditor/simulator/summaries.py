@@ -107,7 +107,7 @@ def _normal(u1: float, u2: float) -> float:
 
 
 def _scale(rank: int, rank_scale: str) -> int:
-    return rank if rank_scale == "one_thousand" else int(round(rank / 10))
+    return rank if rank_scale == "one_thousand" else round(rank / 10)
 
 
 def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def summary_item(world: World, day: int, req: SummaryRequest) -> dict[str, Any]:
 
     rand = world.draws("derived", req.key, day)
     noise = rand() * 2.0 - 1.0
-    backlinks = 0 if is_lost else max(1, int(round(base * math.exp(growth * day + 0.04 * noise))))
+    backlinks = 0 if is_lost else max(1, round(base * math.exp(growth * day + 0.04 * noise)))
     referring_pages = max(1, int(backlinks * (0.35 + 0.6 * rand()))) if backlinks else 0
     referring_domains = max(1, int(referring_pages * (0.05 + 0.55 * rand()))) if backlinks else 0
     referring_main = max(1, int(referring_domains * (0.75 + 0.25 * rand()))) if backlinks else 0

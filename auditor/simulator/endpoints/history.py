@@ -8,7 +8,7 @@ its own monthly growth rate; ``new_*`` / ``lost_*`` are 0 before May 2021, as th
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, UTC
 from typing import Any
 
 from auditor.targets.domains import registrable_domain
@@ -70,7 +70,7 @@ def _month_item(world: World, domain: str, month: date, now: dict[str, Any], mon
     new = (max(0, backlinks - (previous if previous is not None else backlinks)) + lost) if tracked else 0
     item: dict[str, Any] = {
         "type": "backlinks_history",
-        "date": format_timestamp(datetime.combine(month, time(0, 0), tzinfo=timezone.utc)),
+        "date": format_timestamp(datetime.combine(month, time(0, 0), tzinfo=UTC)),
         "rank": now["rank"],
         "backlinks": backlinks,
         "new_backlinks": new,
