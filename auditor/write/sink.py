@@ -1,0 +1,355 @@
+"""RunSink: the commit protocol between Parquet part files and the checkpoint store.
+
+The invariant, after every reopen:
+
+    a unit of work is committed  <=>  all of its rows are in committed part files, exactly once,
+    and every part file visible under a final name is committed.
+
+How. The runner hands over completed units (:class:`UnitResult`: rows per dataset, no-data
+targets, errors, cost, cursor). The sink journals each one (cheaply, for waste accounting) and
+streams its rows into one open temporary file per dataset. A *flush* closes every open file at
+once, because a unit's rows can span datasets (items, ``no_data``, ``errors``) and must become
+visible together:
+
+1. every temporary file is completed and fsynced            (step ``files_written``)
+2. the files are recorded as ``pending``, durably            (step ``pending_recorded``)
+3. each file is renamed to its final name, directory fsynced (step ``published``, per file)
+4. ONE transaction marks the files committed, records the units' outcomes (and cursors) and
+   clears their journal entries                             (step ``committed``)
+
+Why a crash anywhere is safe (recovery runs when a sink is opened; the directory lock
+guarantees nobody else is writing):
+
+* before 2: only hidden temporary files exist -> deleted as strays;
+* between 2 and 4: final-name files may exist, but all are recorded ``pending`` -> deleted
+  (with their temporaries) and marked ``discarded``;
+* 4 is atomic: either the files and units are all committed or none is (the case above);
+* a final-name file of a known run that is neither pending nor committed cannot arise from the
+  protocol; recovery deletes it anyway.
+
+The units whose rows were deleted were never committed, so the runner fetches them again: the
+dataset ends up holding every unit's rows exactly once. What was thrown away is reported
+(:attr:`RunSink.recovery`) from the journal of received units.
+
+Flushes happen when any dataset's file reaches ``rows_per_file`` rows (inside :meth:`RunSink.add`,
+which keeps memory bounded), when the runner's timer says so (:meth:`RunSink.flush_due`,
+:meth:`RunSink.flush`), and on :meth:`RunSink.close`. Units without any rows commit through a
+flush too. The sink is synchronous and not thread-safe: call it from one thread at a time (for
+example through ``anyio.to_thread.run_sync`` with a capacity-1 limiter).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from auditor.write.checkpoint import (
+    CheckpointStore,
+    FileEntry,
+    RunRecord,
+    UnitCommit,
+    utc_now,
+)
+from auditor.write.dataset import (
+    DEFAULT_ROW_GROUP_ROWS,
+    DEFAULT_ROWS_PER_FILE,
+    DatasetWriter,
+    FinishedFile,
+    OutputError,
+    fsync_dir,
+    is_temp_part,
+    iter_part_files,
+    parse_part_name,
+    publish,
+    remove_quietly,
+)
+from auditor.write.flatten import ErrorRecord, NoDataRecord, errors_batch, no_data_batch
+from auditor.write.schemas import ITEM_DATASETS, SCHEMAS
+
+FLUSH_STEPS = ("files_written", "pending_recorded", "published", "committed")
+DEFAULT_FLUSH_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class UnitResult:
+    """A completed unit of work (or, with ``done=False``, the next pages of a paged one).
+
+    ``rows`` maps dataset names to batches of :data:`auditor.write.schemas.SCHEMAS`; the
+    ``no_data`` and ``errors`` records become rows of those datasets. ``cursor`` (JSON-able) is
+    where a paged unit resumes when ``done`` is False. ``fetched_at`` stamps the no_data and
+    errors rows.
+    """
+
+    endpoint: str
+    unit_id: str
+    rows: Mapping[str, pa.RecordBatch | pa.Table] = field(default_factory=dict)
+    no_data: Sequence[NoDataRecord] = ()
+    errors: Sequence[ErrorRecord] = ()
+    cost: float = 0.0
+    requests: int = 0
+    cursor: Mapping[str, Any] | None = None
+    done: bool = True
+    fetched_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What opening the sink threw away from an earlier, interrupted attempt."""
+
+    files_removed: int = 0        # final-name files of flushes that never committed
+    temp_files_removed: int = 0   # unfinished temporary files
+    units_discarded: int = 0      # units received but never committed: fetched again
+    rows_discarded: int = 0
+    requests_discarded: int = 0
+    cost_discarded: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    """What one flush committed."""
+
+    files: tuple[FileEntry, ...] = ()
+    units: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+
+class SinkClosed(RuntimeError):
+    """The sink was closed, aborted, or broken by a failed write."""
+
+
+@dataclass(slots=True)
+class _Received:
+    commit: UnitCommit
+    receipt: int
+
+
+class RunSink:
+    """Buffers unit results of one run and commits them atomically with their part files.
+
+    Opening a sink recovers the output directory from any earlier interrupted attempt (see the
+    module docstring); :attr:`recovery` says what that threw away.
+    """
+
+    def __init__(self, store: CheckpointStore, run: RunRecord, *,
+                 rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+                 row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+                 flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic,
+                 fault: Callable[[str], None] | None = None) -> None:
+        """``fault`` is a test seam: called with each step name of :data:`FLUSH_STEPS`."""
+        self.store = store
+        self.run = run
+        self.out_dir: Path = store.out_dir
+        self.rows_per_file = rows_per_file
+        self.row_group_rows = min(row_group_rows, rows_per_file)
+        self.flush_interval_s = flush_interval_s
+        self._clock = clock
+        self._fault = fault or (lambda step: None)
+        self._writers: dict[str, DatasetWriter] = {}
+        self._received: list[_Received] = []
+        self._done_in_buffer: set[tuple[str, str]] = set()
+        self._last_flush = clock()
+        self._closed: str | None = None
+        self.recovery = self._recover()
+
+    # --- the runner's interface ---------------------------------------------------------------------
+
+    @property
+    def buffered_units(self) -> int:
+        """Unit results received since the last flush."""
+        return len(self._received)
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows waiting in open files (written as row groups or in memory)."""
+        return sum(w.rows_in_file for w in self._writers.values())
+
+    def add(self, result: UnitResult) -> FlushReport | None:
+        """Take a unit result; flushes (and returns the report) when a file is full."""
+        self._check_open()
+        batches = self._batches(result)
+        key = (result.endpoint, result.unit_id)
+        if key in self._done_in_buffer or \
+                self.store.unit_state(self.run.run_id, *key) == "done":
+            raise ValueError(f"unit {key} is already done: its rows would be written twice")
+        commit = UnitCommit(
+            endpoint=result.endpoint, unit_id=result.unit_id, done=result.done,
+            rows=sum(b.num_rows for name, b in batches if name in ITEM_DATASETS),
+            no_data=sum(b.num_rows for name, b in batches if name == "no_data"),
+            errors=sum(b.num_rows for name, b in batches if name == "errors"),
+            requests=result.requests, cost=result.cost, cursor=result.cursor)
+        # Journal first: if the process dies after this, the unit counts as discarded work.
+        receipt = self.store.journal_received(self.run.run_id, result.endpoint,
+                                              result.unit_id, rows=commit.rows,
+                                              requests=commit.requests, cost=commit.cost)
+        try:
+            for name, batch in batches:
+                self._writer(name).add(batch)
+        except Exception:
+            self._break("a write failed")
+            raise
+        self._received.append(_Received(commit, receipt))
+        if result.done:
+            self._done_in_buffer.add(key)
+        if any(w.is_full for w in self._writers.values()):
+            return self.flush()
+        return None
+
+    def flush_due(self) -> bool:
+        """True when units are waiting and ``flush_interval_s`` has passed since the last
+        flush (a full file flushes by itself in :meth:`add`)."""
+        return bool(self._received) and \
+            self._clock() - self._last_flush >= self.flush_interval_s
+
+    def flush(self) -> FlushReport:
+        """Commit everything received so far, with the files holding its rows."""
+        self._check_open()
+        self._last_flush = self._clock()
+        if not self._received:
+            return FlushReport()
+        finished: list[FinishedFile] = []
+        file_ids: list[int] = []
+        try:
+            for writer in self._writers.values():
+                if (done := writer.finish_file()) is not None:
+                    finished.append(done)
+            self._fault("files_written")
+            entries = tuple(FileEntry(f.dataset, f.seq, self._relative(f.final), f.rows, f.bytes)
+                            for f in finished)
+            file_ids = self.store.record_pending_files(self.run.run_id, entries)
+            self._fault("pending_recorded")
+            for file in finished:
+                publish(file)
+                self._fault("published")
+            self.store.commit(self.run.run_id, file_ids, [r.commit for r in self._received],
+                              [r.receipt for r in self._received])
+            self._fault("committed")
+        except Exception:
+            # Not a crash: undo what we can now; recovery on the next open does the rest.
+            self._undo_flush(finished, file_ids)
+            self._break("a flush failed")
+            raise
+        report = FlushReport(entries, len(self._received))
+        self._received.clear()
+        self._done_in_buffer.clear()
+        return report
+
+    def close(self) -> FlushReport:
+        """Flush what is left and close; the sink cannot be used afterwards."""
+        report = self.flush()
+        self._closed = "closed"
+        return report
+
+    def abort(self) -> None:
+        """Close without committing: buffered units stay uncommitted (and are fetched again
+        on resume); unfinished temporary files are deleted."""
+        for writer in self._writers.values():
+            writer.discard()
+        self._closed = self._closed or "aborted"
+
+    def __enter__(self) -> RunSink:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self._closed:
+            return
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SinkClosed(f"the sink is {self._closed}")
+
+    def _break(self, why: str) -> None:
+        for writer in self._writers.values():
+            writer.discard()
+        self._closed = f"broken ({why})"
+
+    def _batches(self, result: UnitResult) -> list[tuple[str, pa.RecordBatch]]:
+        if not result.endpoint or not result.unit_id:
+            raise ValueError("a unit result needs an endpoint and a unit_id")
+        batches: list[tuple[str, pa.RecordBatch]] = []
+        for name, data in result.rows.items():
+            schema = SCHEMAS.get(name)
+            if schema is None:
+                raise ValueError(f"unknown dataset {name!r}")
+            if not data.schema.equals(schema):
+                raise ValueError(f"{name}: rows do not have the declared schema")
+            parts = data.to_batches() if isinstance(data, pa.Table) else [data]
+            batches.extend((name, b) for b in parts if b.num_rows)
+        context = {"run_id": self.run.run_id, "fetched_at": result.fetched_at}
+        if result.no_data:
+            batches.append(("no_data", no_data_batch(result.endpoint, result.unit_id,
+                                                     result.no_data, **context)))
+        if result.errors:
+            batches.append(("errors", errors_batch(result.endpoint, result.unit_id,
+                                                   result.errors, **context)))
+        return batches
+
+    def _writer(self, dataset: str) -> DatasetWriter:
+        writer = self._writers.get(dataset)
+        if writer is None:
+            writer = DatasetWriter(
+                self.out_dir, dataset, SCHEMAS[dataset], run_id=self.run.run_id,
+                run_date=self.run.run_date,
+                next_seq=self.store.next_file_seq(self.run.run_id, dataset),
+                rows_per_file=self.rows_per_file, row_group_rows=self.row_group_rows)
+            self._writers[dataset] = writer
+        return writer
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.out_dir).as_posix()
+
+    def _undo_flush(self, finished: Sequence[FinishedFile], file_ids: Sequence[int]) -> None:
+        try:
+            for file in finished:
+                remove_quietly(file.final)
+                remove_quietly(file.temp)
+            if file_ids:
+                self.store.mark_files_discarded(file_ids)
+        except Exception:  # noqa: BLE001 - best effort; recovery on reopen finishes the job
+            pass
+
+    def _recover(self) -> RecoveryReport:
+        """Delete what interrupted attempts left behind (any run of this store)."""
+        files_removed = temps_removed = 0
+        touched: set[Path] = set()
+        pending = self.store.files(None, "pending")
+        for record in pending:
+            final = self.out_dir / record.path
+            if remove_quietly(final):
+                files_removed += 1
+                touched.add(final.parent)
+        self.store.mark_files_discarded([r.file_id for r in pending])
+        committed = {r.path for r in self.store.files(None, "committed")}
+        known_runs = self.store.run_ids()
+        for path in iter_part_files(self.out_dir, list(SCHEMAS)):
+            if is_temp_part(path):
+                temps_removed += remove_quietly(path)
+                touched.add(path.parent)
+                continue
+            parsed = parse_part_name(path.name)
+            if parsed and parsed[0] in known_runs and self._relative(path) not in committed:
+                files_removed += remove_quietly(path)
+                touched.add(path.parent)
+        try:
+            for directory in touched:
+                fsync_dir(directory)
+        except OSError as exc:
+            raise OutputError(directory, exc.strerror or str(exc)) from exc
+        waste = self.store.settle_lost_work(self.run.run_id)
+        return RecoveryReport(files_removed, temps_removed, waste.units, waste.rows,
+                              waste.requests, waste.cost)
