@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -89,9 +91,12 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 
 
 async def _serve(config: SimulatorConfig) -> None:
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with running_simulator(config) as sim:
         print(sim.base_url, flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
