@@ -12,13 +12,12 @@ from auditor.write.checkpoint import (
     UnitCommit,
     Waste,
 )
-from auditor.write.dataset import OutputError
 from auditor.write.flatten import (
     ErrorRecord,
     FlattenError,
     NoDataRecord,
     errors_batch,
-    flatten_items,
+    flatten,
     no_data_batch,
 )
 from auditor.write.manifest import (
@@ -34,8 +33,8 @@ from auditor.write.sink import FlushReport, RecoveryReport, RunSink, SinkClosed,
 
 __all__ = [
     "ITEM_DATASETS", "SCHEMAS", "CheckpointStore", "ErrorRecord", "FlattenError", "FlushReport",
-    "InputCounts", "NoDataRecord", "OutputError", "RecoveryReport", "RejectsWriter",
+    "InputCounts", "NoDataRecord", "RecoveryReport", "RejectsWriter",
     "RunManifest", "RunRecord", "RunSink", "SinkClosed", "StoreLocked", "Totals", "UnitCommit",
-    "UnitResult", "Waste", "errors_batch", "flatten_items", "manifest_from_checkpoint",
+    "UnitResult", "Waste", "errors_batch", "flatten", "manifest_from_checkpoint",
     "no_data_batch", "output_reference", "public_settings", "write_manifest",
 ]

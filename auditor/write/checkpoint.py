@@ -7,10 +7,11 @@ One SQLite database per output directory, ``<out>/_state/checkpoint.sqlite`` (WA
 Tables:
 
 * ``runs``: run_id, job_key, run_date, started_at, finished_at, status (running | finished |
-  failed | interrupted), attempts, settings (JSON, public settings only) and the running total
+  failed | interrupted | abandoned), attempts, settings (JSON, public settings only) and the running total
   of work discarded by resumes;
 * ``units``: one row per unit of work with committed rows: state ``done``, or ``partial`` for a
-  paged unit whose ``cursor`` (JSON) says where to resume; outcome counts, requests and cost;
+  paged unit whose ``cursor`` (JSON) says where to resume; outcome counts (targets finished,
+  rows, no-data targets, failed targets), requests and cost;
 * ``files``: every part file a run has published or is about to publish (pending | committed |
   discarded), with its rows;
 * ``received``: a journal of unit results handed to the sink and not yet committed, written
@@ -36,10 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from auditor.write.dataset import OutputError, ensure_dir
+from auditor.errors import ConfigError, OutputError
+from auditor.write.dataset import ensure_dir
 from auditor.write.manifest import public_settings
 
-RunStatus = Literal["running", "finished", "failed", "interrupted"]
+RunStatus = Literal["running", "finished", "failed", "interrupted", "abandoned"]
+ResumeMode = Literal["auto", "require", "fresh"]
 UNFINISHED: tuple[RunStatus, ...] = ("running", "failed", "interrupted")
 
 STATE_DIR = "_state"
@@ -56,11 +59,13 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at      TEXT NOT NULL,
     finished_at     TEXT,
     status          TEXT NOT NULL
-                    CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+                    CHECK (status IN ('running', 'finished', 'failed', 'interrupted',
+                                       'abandoned')),
     attempts        INTEGER NOT NULL DEFAULT 1,
     settings        TEXT NOT NULL,
     discarded_units INTEGER NOT NULL DEFAULT 0,
     discarded_rows  INTEGER NOT NULL DEFAULT 0,
+    discarded_requests INTEGER NOT NULL DEFAULT 0,
     discarded_cost  REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_key, status);
@@ -69,6 +74,7 @@ CREATE TABLE IF NOT EXISTS units (
     endpoint     TEXT NOT NULL,
     unit_id      TEXT NOT NULL,
     state        TEXT NOT NULL CHECK (state IN ('partial', 'done')),
+    targets      INTEGER NOT NULL,
     rows         INTEGER NOT NULL,
     no_data      INTEGER NOT NULL,
     errors       INTEGER NOT NULL,
@@ -146,6 +152,7 @@ class UnitCommit:
     endpoint: str
     unit_id: str
     done: bool
+    targets: int
     rows: int
     no_data: int
     errors: int
@@ -170,6 +177,7 @@ class Totals:
 
     units_done: int = 0
     units_partial: int = 0
+    targets: int = 0
     rows: int = 0
     no_data: int = 0
     errors: int = 0
@@ -212,7 +220,7 @@ class CheckpointStore:
                              (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             os.close(self._lock_fd)
-            raise OutputError(state / DB_NAME, str(exc)) from exc
+            raise OutputError(str(state / DB_NAME), str(exc)) from exc
 
     def close(self) -> None:
         """Close the database and release the directory lock."""
@@ -264,12 +272,26 @@ class CheckpointStore:
             f"LIMIT 1", (job_key, *UNFINISHED)).fetchone()
         return self.get_run(row[0]) if row else None
 
-    def resume_or_start(self, job_key: str, settings: Mapping[str, Any], *,
-                        now: datetime | None = None) -> tuple[RunRecord, bool]:
-        """Resume the unfinished run of ``job_key`` (status back to running, one more attempt)
-        or start a new one; returns ``(run, resumed)``. A resumed run keeps its settings."""
-        run = self.find_unfinished_run(job_key)
+    def open_run(self, job_key: str, settings: Mapping[str, Any], *,
+                 resume: ResumeMode = "auto", now: datetime | None = None) -> tuple[RunRecord, bool]:
+        """The run to work on, and whether it is a resumed one.
+
+        ``auto`` resumes the latest unfinished run of ``job_key`` (status back to running, one
+        more attempt; it keeps its run_id, run_date and settings) or starts a new one;
+        ``require`` resumes or raises :class:`ConfigError`; ``fresh`` marks the job's unfinished
+        runs ``abandoned`` and starts a new one.
+        """
+        if resume not in ("auto", "require", "fresh"):
+            raise ValueError(f"resume must be auto, require or fresh, not {resume!r}")
+        run = None if resume == "fresh" else self.find_unfinished_run(job_key)
         if run is None:
+            if resume == "require":
+                raise ConfigError(f"no unfinished run of {job_key!r} to resume")
+            if resume == "fresh":
+                with self._transaction() as db:
+                    db.execute(f"UPDATE runs SET status = 'abandoned' WHERE job_key = ? AND "
+                               f"status IN ({','.join('?' * len(UNFINISHED))})",
+                               (job_key, *UNFINISHED))
             return self.start_run(job_key, settings, now=now), False
         with self._transaction() as db:
             db.execute("UPDATE runs SET status = 'running', finished_at = NULL, "
@@ -353,14 +375,16 @@ class CheckpointStore:
             db.executemany("UPDATE files SET state = 'committed' WHERE file_id = ? "
                            "AND state = 'pending'", [(i,) for i in file_ids])
             db.executemany(
-                "INSERT INTO units (run_id, endpoint, unit_id, state, rows, no_data, errors, "
-                "requests, cost, cursor, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO units (run_id, endpoint, unit_id, state, targets, rows, no_data, "
+                "errors, requests, cost, cursor, committed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, endpoint, unit_id) DO UPDATE SET state = excluded.state, "
-                "rows = rows + excluded.rows, no_data = no_data + excluded.no_data, "
+                "targets = targets + excluded.targets, rows = rows + excluded.rows, no_data = no_data + excluded.no_data, "
                 "errors = errors + excluded.errors, requests = requests + excluded.requests, "
                 "cost = cost + excluded.cost, cursor = excluded.cursor, "
                 "committed_at = excluded.committed_at",
-                [(run_id, u.endpoint, u.unit_id, "done" if u.done else "partial", u.rows,
+                [(run_id, u.endpoint, u.unit_id, "done" if u.done else "partial", u.targets,
+                  u.rows,
                   u.no_data, u.errors, u.requests, u.cost,
                   None if u.done or u.cursor is None else json.dumps(u.cursor, sort_keys=True),
                   now) for u in units])
@@ -412,24 +436,26 @@ class CheckpointStore:
                 db.execute("DELETE FROM received WHERE run_id = ?", (run_id,))
                 db.execute("UPDATE runs SET discarded_units = discarded_units + ?, "
                            "discarded_rows = discarded_rows + ?, "
+                           "discarded_requests = discarded_requests + ?, "
                            "discarded_cost = discarded_cost + ? WHERE run_id = ?",
-                           (units, rows, cost, run_id))
+                           (units, rows, requests, cost, run_id))
         return waste
 
     def discarded(self, run_id: str) -> Waste:
         """All work the run's resumes have discarded so far."""
-        row = self._db.execute("SELECT discarded_units, discarded_rows, discarded_cost "
-                               "FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._db.execute("SELECT discarded_units, discarded_rows, discarded_requests, "
+                               "discarded_cost FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r}")
-        return Waste(units=row[0], rows=row[1], cost=row[2])
+        return Waste(*row)
 
     # --- totals -------------------------------------------------------------------------------------
 
     def endpoint_totals(self, run_id: str) -> dict[str, Totals]:
         """Committed outcome counts per endpoint."""
         return {row[0]: Totals(*row[1:]) for row in self._db.execute(
-            "SELECT endpoint, SUM(state = 'done'), SUM(state = 'partial'), SUM(rows), "
+            "SELECT endpoint, SUM(state = 'done'), SUM(state = 'partial'), SUM(targets), "
+            "SUM(rows), "
             "SUM(no_data), SUM(errors), SUM(requests), SUM(cost) FROM units WHERE run_id = ? "
             "GROUP BY endpoint ORDER BY endpoint", (run_id,))}
 
@@ -449,11 +475,11 @@ def _lock(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise OutputError(path, exc.strerror or str(exc)) from exc
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise StoreLocked(path.parent.parent, "another process is writing this output "
+        raise StoreLocked(str(path.parent.parent), "another process is writing this output "
                           "directory") from None
     return fd

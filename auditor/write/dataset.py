@@ -10,8 +10,8 @@ dataset. :meth:`DatasetWriter.finish_file` closes and fsyncs the temporary file;
 finish and publish is :class:`auditor.write.sink.RunSink`, which records each step in the
 checkpoint store.
 
-Any I/O failure (unwritable directory, full disk, ...) raises :class:`OutputError` naming the
-path, after removing the temporary file: nothing is ever left under a final name by a failure.
+Any I/O failure (unwritable directory, full disk, ...) raises :class:`auditor.errors.OutputError`
+naming the path, after removing the temporary file: nothing is ever left under a final name by a failure.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from typing import NoReturn
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditor.errors import OutputError
+
 DEFAULT_ROWS_PER_FILE = 250_000
 # ~64k rows keeps a bulk_pages_summary row group near 50-100 MB in memory before encoding and
 # gives warehouses row groups worth skipping; the file size is decided by rows_per_file.
@@ -35,15 +37,6 @@ COMPRESSION = "zstd"
 
 _PART_NAME = re.compile(r"^part-(?P<run_id>.+)-(?P<seq>\d{5,})\.parquet$")
 TEMP_SUFFIX = ".tmp"
-
-
-class OutputError(Exception):
-    """Writing output failed; ``path`` is the file or directory concerned."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"cannot write {path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
 
 
 def partition_dir(out_dir: Path, dataset: str, run_date: str) -> Path:
@@ -90,7 +83,7 @@ def ensure_dir(path: Path) -> None:
         for created in reversed(missing):
             fsync_dir(created.parent)
     except OSError as exc:
-        raise OutputError(path, _reason(exc)) from exc
+        raise OutputError(str(path), _reason(exc)) from exc
 
 
 def _reason(exc: OSError) -> str:
@@ -126,7 +119,7 @@ def publish(file: FinishedFile) -> None:
         os.replace(file.temp, file.final)
         fsync_dir(file.final.parent)
     except OSError as exc:
-        raise OutputError(file.final, _reason(exc)) from exc
+        raise OutputError(str(file.final), _reason(exc)) from exc
 
 
 class DatasetWriter:
@@ -269,7 +262,7 @@ class _OpenFile:
     def _fail(self, exc: Exception) -> NoReturn:
         self.abandon()
         reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
-        raise OutputError(self.temp, reason) from exc
+        raise OutputError(str(self.temp), reason) from exc
 
 
 def iter_part_files(out_dir: Path, datasets: list[str]) -> Iterator[Path]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from itertools import accumulate, chain
 from operator import itemgetter
@@ -55,13 +55,17 @@ class _Bad(Exception):
     """Internal: a column's values do not fit its type (becomes a FlattenError)."""
 
 
+Moment = datetime | float
+"""A point in time: a timezone-aware datetime, or seconds since the epoch (``time.time()``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NoDataRecord:
     """A target that was asked for and came back without an item."""
 
     target: str
-    task_id: str | None
-    status_code: int | None
+    task_id: str | None = None
+    status_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +73,13 @@ class ErrorRecord:
     """A target (or a target-less request) whose data could not be fetched."""
 
     target: str | None
+    endpoint: str
+    unit_id: str
     http_status: int | None
     status_code: int | None
     status_message: str | None
     attempts: int
-    last_attempt_at: datetime
+    last_attempt_at: Moment
     task_id: str | None = None
 
 
@@ -331,7 +337,9 @@ _PLANS: dict[str, _Plan] = {name: _Plan.of(schema) for name, schema in SCHEMAS.i
 
 # --- building batches -------------------------------------------------------------------------------
 
-def _utc(moment: datetime, what: str) -> datetime:
+def _utc(moment: Moment, what: str) -> datetime:
+    if isinstance(moment, int | float):
+        return datetime.fromtimestamp(moment, UTC)
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (UTC), got {moment!r}")
     return moment
@@ -354,9 +362,9 @@ def _target_array(targets: Sequence[str | None] | str | None, n: int,
     return arr
 
 
-def flatten_items(dataset: str, items: Sequence[Mapping[str, Any]],
-                  targets: Sequence[str | None] | str | None, *, run_id: str,
-                  fetched_at: datetime, task_id: str | None) -> pa.RecordBatch:
+def flatten(dataset: str, items: Sequence[Mapping[str, Any]],
+            targets: Sequence[str | None] | str | None, *, run_id: str, fetched_at: Moment,
+            task_id: str | None) -> pa.RecordBatch:
     """Turn decoded result items of one response into a batch of ``SCHEMAS[dataset]``.
 
     ``targets`` is the normalised target each item answers (one per item, matched by the
@@ -381,7 +389,7 @@ def flatten_items(dataset: str, items: Sequence[Mapping[str, Any]],
 
 def _context_arrays(schema: pa.Schema, n: int, *, run_id: str,
                     task_id: str | None | Sequence[str | None],
-                    fetched_at: datetime) -> dict[str, pa.Array]:
+                    fetched_at: Moment) -> dict[str, pa.Array]:
     """run_id, fetched_at and task_id (one for all rows, or one per row)."""
     if task_id is None or isinstance(task_id, str):
         task_ids = _repeat(task_id, pa.string(), n)
@@ -396,32 +404,33 @@ def _context_arrays(schema: pa.Schema, n: int, *, run_id: str,
     }
 
 
-def no_data_batch(endpoint: str, unit_id: str, records: Sequence[NoDataRecord], *,
-                  run_id: str, fetched_at: datetime) -> pa.RecordBatch:
-    """The ``no_data`` rows of one unit of work."""
+def no_data_batch(endpoint: str, unit_id: str, records: Sequence[NoDataRecord | str], *,
+                  run_id: str, fetched_at: Moment) -> pa.RecordBatch:
+    """The ``no_data`` rows of one unit of work (a bare string is a target without details)."""
     schema = SCHEMAS["no_data"]
-    n = len(records)
+    rows = [NoDataRecord(r) if isinstance(r, str) else r for r in records]
+    n = len(rows)
     columns = _context_arrays(schema, n, run_id=run_id, fetched_at=fetched_at,
-                              task_id=[r.task_id for r in records])
+                              task_id=[r.task_id for r in rows])
     columns |= {
         "endpoint": _repeat(endpoint, pa.string(), n),
         "unit_id": _repeat(unit_id, pa.string(), n),
-        "target": _target_array([r.target for r in records], n, schema.field("target")),
-        "status_code": pa.array([r.status_code for r in records], _INT64),
+        "target": _target_array([r.target for r in rows], n, schema.field("target")),
+        "status_code": pa.array([r.status_code for r in rows], _INT64),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-def errors_batch(endpoint: str, unit_id: str, records: Sequence[ErrorRecord], *,
-                 run_id: str, fetched_at: datetime) -> pa.RecordBatch:
-    """The ``errors`` rows of one unit of work."""
+def errors_batch(records: Sequence[ErrorRecord], *, run_id: str,
+                 fetched_at: Moment) -> pa.RecordBatch:
+    """The ``errors`` rows for ``records``."""
     schema = SCHEMAS["errors"]
     n = len(records)
     columns = _context_arrays(schema, n, run_id=run_id, fetched_at=fetched_at,
                               task_id=[r.task_id for r in records])
     columns |= {
-        "endpoint": _repeat(endpoint, pa.string(), n),
-        "unit_id": _repeat(unit_id, pa.string(), n),
+        "endpoint": pa.array([r.endpoint for r in records], pa.string()),
+        "unit_id": pa.array([r.unit_id for r in records], pa.string()),
         "target": pa.array([r.target for r in records], pa.string()),
         "http_status": pa.array([r.http_status for r in records], _INT64),
         "status_code": pa.array([r.status_code for r in records], _INT64),
@@ -431,5 +440,3 @@ def errors_batch(endpoint: str, unit_id: str, records: Sequence[ErrorRecord], *,
             [_utc(r.last_attempt_at, "last_attempt_at") for r in records], TIMESTAMP),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
-
-

@@ -26,7 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from auditor import __version__
-from auditor.write.dataset import OutputError, ensure_dir, fsync_dir, remove_quietly
+from auditor.errors import OutputError
+from auditor.write.dataset import ensure_dir, fsync_dir, remove_quietly
 
 if TYPE_CHECKING:
     from auditor.write.checkpoint import CheckpointStore
@@ -92,6 +93,7 @@ class EndpointCounts:
 
     units: int = 0
     units_partial: int = 0
+    targets: int = 0
     rows: int = 0
     no_data: int = 0
     failed: int = 0
@@ -115,6 +117,7 @@ class ResumeInfo:
     attempts: int = 1
     discarded_units: int = 0
     discarded_rows: int = 0
+    discarded_requests: int = 0
     discarded_cost_usd: float = 0.0
 
 
@@ -137,6 +140,7 @@ class RunManifest:
     settings: dict[str, Any] = field(default_factory=dict)
     index_freshness: dict[str, Any] | None = None
     resume: ResumeInfo = field(default_factory=ResumeInfo)
+    extra: dict[str, Any] = field(default_factory=dict)
     auditor_version: str = __version__
     written_at: str = ""
 
@@ -144,12 +148,15 @@ class RunManifest:
 def manifest_from_checkpoint(store: CheckpointStore, run_id: str, *,
                              inputs: InputCounts | None = None,
                              timings_s: Mapping[str, float] | None = None,
-                             index_freshness: Mapping[str, Any] | None = None) -> RunManifest:
+                             index_freshness: Mapping[str, Any] | None = None,
+                             extra: Mapping[str, Any] | None = None) -> RunManifest:
     """A manifest whose counts, cost, settings and resume info come from the checkpoint
-    store; the runner adds what only it knows (input counts, timings, index freshness)."""
+    store; the runner adds what only it knows (input counts, timings, index freshness, and
+    free-form ``extra`` sections such as a stop reason, scrubbed of secret-looking keys)."""
     run = store.get_run(run_id)
     endpoints = {
-        name: EndpointCounts(units=t.units_done, units_partial=t.units_partial, rows=t.rows,
+        name: EndpointCounts(units=t.units_done, units_partial=t.units_partial,
+                             targets=t.targets, rows=t.rows,
                              no_data=t.no_data, failed=t.errors, requests=t.requests,
                              cost_usd=round(t.cost, 6))
         for name, t in store.endpoint_totals(run_id).items()}
@@ -165,7 +172,9 @@ def manifest_from_checkpoint(store: CheckpointStore, run_id: str, *,
         timings_s=dict(timings_s or {}), settings=run.settings,
         index_freshness=dict(index_freshness) if index_freshness is not None else None,
         resume=ResumeInfo(attempts=run.attempts, discarded_units=waste.units,
-                          discarded_rows=waste.rows, discarded_cost_usd=round(waste.cost, 6)))
+                          discarded_rows=waste.rows, discarded_requests=waste.requests,
+                          discarded_cost_usd=round(waste.cost, 6)),
+        extra=_scrub(dict(extra or {})))
 
 
 def run_dir(out_dir: Path, run_id: str) -> Path:
@@ -178,6 +187,7 @@ def write_manifest(out_dir: Path, manifest: RunManifest) -> Path:
     so nothing reaches the file around the allow-list."""
     content = asdict(manifest)
     content["settings"] = public_settings(manifest.settings)
+    content["extra"] = _scrub(manifest.extra)
     content["written_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     path = run_dir(out_dir, manifest.run_id) / MANIFEST_NAME
     _write_atomically(path, orjson.dumps(content, option=orjson.OPT_INDENT_2) + b"\n")
@@ -196,7 +206,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         fsync_dir(path.parent)
     except OSError as exc:
         remove_quietly(temp)
-        raise OutputError(path, exc.strerror or str(exc)) from exc
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
 
 
 class RejectsWriter:
@@ -217,14 +227,14 @@ class RejectsWriter:
             self._csv = csv.writer(self._handle)
             self._csv.writerow(self.HEADER)
         except OSError as exc:
-            raise OutputError(self._temp, exc.strerror or str(exc)) from exc
+            raise OutputError(str(self._temp), exc.strerror or str(exc)) from exc
 
     def write(self, source: str, line: int, text: str, reason: str) -> None:
         """Add one rejected line."""
         try:
             self._csv.writerow((source, line, text, reason))
         except OSError as exc:
-            raise OutputError(self._temp, exc.strerror or str(exc)) from exc
+            raise OutputError(str(self._temp), exc.strerror or str(exc)) from exc
         self.count += 1
 
     def close(self) -> Path:
@@ -237,7 +247,7 @@ class RejectsWriter:
                 os.replace(self._temp, self.path)
                 fsync_dir(self.path.parent)
             except OSError as exc:
-                raise OutputError(self.path, exc.strerror or str(exc)) from exc
+                raise OutputError(str(self.path), exc.strerror or str(exc)) from exc
         return self.path
 
     def abandon(self) -> None:

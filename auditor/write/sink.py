@@ -49,10 +49,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from auditor.errors import OutputError
 from auditor.write.checkpoint import (
     CheckpointStore,
     FileEntry,
+    ResumeMode,
     RunRecord,
+    RunStatus,
     UnitCommit,
     utc_now,
 )
@@ -61,7 +64,6 @@ from auditor.write.dataset import (
     DEFAULT_ROWS_PER_FILE,
     DatasetWriter,
     FinishedFile,
-    OutputError,
     fsync_dir,
     is_temp_part,
     iter_part_files,
@@ -69,7 +71,14 @@ from auditor.write.dataset import (
     publish,
     remove_quietly,
 )
-from auditor.write.flatten import ErrorRecord, NoDataRecord, errors_batch, no_data_batch
+from auditor.write.flatten import ErrorRecord, Moment, NoDataRecord, errors_batch, no_data_batch
+from auditor.write.manifest import (
+    InputCounts,
+    RejectsWriter,
+    RunManifest,
+    manifest_from_checkpoint,
+    write_manifest,
+)
 from auditor.write.schemas import ITEM_DATASETS, SCHEMAS
 
 FLUSH_STEPS = ("files_written", "pending_recorded", "published", "committed")
@@ -81,21 +90,23 @@ class UnitResult:
     """A completed unit of work (or, with ``done=False``, the next pages of a paged one).
 
     ``rows`` maps dataset names to batches of :data:`auditor.write.schemas.SCHEMAS`; the
-    ``no_data`` and ``errors`` records become rows of those datasets. ``cursor`` (JSON-able) is
-    where a paged unit resumes when ``done`` is False. ``fetched_at`` stamps the no_data and
-    errors rows.
+    ``no_data`` targets (bare strings, or records with the task id and status code) and the
+    ``errors`` become rows of those datasets. ``cursor`` (JSON-able) is where a paged unit
+    resumes when ``done`` is False. ``targets`` counts the targets this result finished (for
+    the totals). ``fetched_at`` stamps the no_data and errors rows.
     """
 
     endpoint: str
     unit_id: str
     rows: Mapping[str, pa.RecordBatch | pa.Table] = field(default_factory=dict)
-    no_data: Sequence[NoDataRecord] = ()
+    no_data: Sequence[str | NoDataRecord] = ()
     errors: Sequence[ErrorRecord] = ()
     cost: float = 0.0
     requests: int = 0
     cursor: Mapping[str, Any] | None = None
     done: bool = True
-    fetched_at: datetime = field(default_factory=utc_now)
+    targets: int = 0
+    fetched_at: Moment = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +170,54 @@ class RunSink:
         self._done_in_buffer: set[tuple[str, str]] = set()
         self._last_flush = clock()
         self._closed: str | None = None
+        self._owns_store = False
+        self._rejects: RejectsWriter | None = None
+        self.resumed = False  # set by open(): this attempt continues an earlier one
         self.recovery = self._recover()
 
+    @classmethod
+    def open(cls, out_dir: Path | str, *, job_key: str, settings: Mapping[str, Any],
+             resume: ResumeMode = "auto", now: datetime | None = None,
+             **options: Any) -> RunSink:
+        """Open the output directory's checkpoint store, resume or start the run of ``job_key``
+        (see :meth:`CheckpointStore.open_run`) and return its sink, which owns the store.
+        ``options`` are the keyword options of the constructor."""
+        store = CheckpointStore(Path(out_dir))
+        try:
+            run, resumed = store.open_run(job_key, settings, resume=resume, now=now)
+            sink = cls(store, run, **options)
+        except BaseException:
+            store.close()
+            raise
+        sink._owns_store = True
+        sink.resumed = resumed
+        return sink
+
     # --- the runner's interface ---------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def committed(self, endpoint: str) -> set[str]:
+        """Ids of the units of ``endpoint`` that are done: skip them."""
+        return self.store.committed_units(self.run_id, endpoint)
+
+    def cursors(self, endpoint: str) -> dict[str, dict[str, Any]]:
+        """Paged units of ``endpoint`` with committed pages: unit id -> cursor to resume from."""
+        return self.store.partial_units(self.run_id, endpoint)
+
+    def spent_so_far(self) -> float:
+        """USD the run has spent over all its attempts, including work that resumes threw away
+        (it was paid for)."""
+        return self.store.totals(self.run_id).cost + self.store.discarded(self.run_id).cost
+
+    def add_reject(self, reject: Any) -> None:
+        """Record a rejected input line (anything with ``source``, ``line``, ``text``,
+        ``reason``) in the run's rejects.csv, which is completed on close."""
+        if self._rejects is None:
+            self._rejects = RejectsWriter(self.out_dir, self.run_id)
+        self._rejects.write(reject.source, reject.line, reject.text, reject.reason)
 
     @property
     def buffered_units(self) -> int:
@@ -183,7 +239,7 @@ class RunSink:
             raise ValueError(f"unit {key} is already done: its rows would be written twice")
         commit = UnitCommit(
             endpoint=result.endpoint, unit_id=result.unit_id, done=result.done,
-            rows=sum(b.num_rows for name, b in batches if name in ITEM_DATASETS),
+            targets=result.targets, rows=sum(b.num_rows for name, b in batches if name in ITEM_DATASETS),
             no_data=sum(b.num_rows for name, b in batches if name == "no_data"),
             errors=sum(b.num_rows for name, b in batches if name == "errors"),
             requests=result.requests, cost=result.cost, cursor=result.cursor)
@@ -243,10 +299,40 @@ class RunSink:
         self._done_in_buffer.clear()
         return report
 
+    def write_manifest(self, *, inputs: InputCounts | None = None,
+                       timings_s: Mapping[str, float] | None = None,
+                       index_freshness: Mapping[str, Any] | None = None,
+                       extra: Mapping[str, Any] | None = None) -> RunManifest:
+        """Write ``manifest.json`` from the committed state plus what the runner knows."""
+        manifest = manifest_from_checkpoint(self.store, self.run_id, inputs=inputs,
+                                            timings_s=timings_s, index_freshness=index_freshness,
+                                            extra=extra)
+        write_manifest(self.out_dir, manifest)
+        return manifest
+
+    def finish(self, status: RunStatus, **manifest: Any) -> RunManifest:
+        """End the run: flush, mark it ``status`` (finished, failed or interrupted), write the
+        manifest (keyword arguments as :meth:`write_manifest`) and close. A sink broken by a
+        failed write skips the flush: the manifest then shows what was committed."""
+        if not self._closed:
+            self.flush()
+        self.store.set_run_status(self.run_id, status)
+        written = self.write_manifest(**manifest)
+        self.close()
+        return written
+
     def close(self) -> FlushReport:
-        """Flush what is left and close; the sink cannot be used afterwards."""
+        """Flush what is left, complete rejects.csv, and close (the store too, if the sink
+        opened it); the sink cannot be used afterwards. Closing a closed (or broken) sink only
+        releases the store."""
+        if self._closed:
+            self._release()
+            return FlushReport()
         report = self.flush()
+        if self._rejects is not None:
+            self._rejects.close()
         self._closed = "closed"
+        self._release()
         return report
 
     def abort(self) -> None:
@@ -254,7 +340,15 @@ class RunSink:
         on resume); unfinished temporary files are deleted."""
         for writer in self._writers.values():
             writer.discard()
+        if self._rejects is not None:
+            self._rejects.abandon()
         self._closed = self._closed or "aborted"
+        self._release()
+
+    def _release(self) -> None:
+        if self._owns_store:
+            self.store.close()
+            self._owns_store = False
 
     def __enter__(self) -> RunSink:
         return self
@@ -295,8 +389,7 @@ class RunSink:
             batches.append(("no_data", no_data_batch(result.endpoint, result.unit_id,
                                                      result.no_data, **context)))
         if result.errors:
-            batches.append(("errors", errors_batch(result.endpoint, result.unit_id,
-                                                   result.errors, **context)))
+            batches.append(("errors", errors_batch(result.errors, **context)))
         return batches
 
     def _writer(self, dataset: str) -> DatasetWriter:
@@ -349,7 +442,7 @@ class RunSink:
             for directory in touched:
                 fsync_dir(directory)
         except OSError as exc:
-            raise OutputError(directory, exc.strerror or str(exc)) from exc
+            raise OutputError(str(directory), exc.strerror or str(exc)) from exc
         waste = self.store.settle_lost_work(self.run.run_id)
         return RecoveryReport(files_removed, temps_removed, waste.units, waste.rows,
                               waste.requests, waste.cost)
