@@ -23,11 +23,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def make_simulator() -> Iterator[Callable[..., RunningSimulator]]:
-    """``make_simulator(**config_fields)`` starts a thread-based simulator, stopped after the test."""
+    """``make_simulator(**config_fields)`` starts a thread-based simulator, stopped after the test.
+
+    The default profile ``none`` adds no latency; pass ``faults=`` / ``latency_ms=`` for more.
+    """
     with ExitStack() as stack:
 
         def start(**overrides: Any) -> RunningSimulator:
-            overrides.setdefault("latency_ms", 0.0)
             return stack.enter_context(simulator_in_thread(SimulatorConfig(**overrides)))
 
         yield start
