@@ -150,6 +150,12 @@ def test_knobs_override_the_profile_and_unknown_profiles_are_refused() -> None:
         effective_profile(SimulatorConfig(faults="apocalypse"))
 
 
+def test_zero_latency_means_the_profiles_latency() -> None:
+    """Callers pass ``latency_ms=0.0`` (the default) alongside a profile; it must not cancel it."""
+    profile = effective_profile(SimulatorConfig(faults="slow", latency_ms=0.0, latency_jitter_ms=0.0))
+    assert profile.latency_ms == PROFILES["slow"].latency_ms > 0
+
+
 @pytest.mark.anyio
 async def test_profile_none_never_misbehaves() -> None:
     async with running_simulator(SimulatorConfig()) as sim, aiohttp.ClientSession() as session:

@@ -16,7 +16,8 @@ class SimulatorConfig(BaseModel):
     """Everything that shapes one simulator instance.
 
     Fault knobs left at ``None`` take their value from the named ``faults`` profile
-    (see :mod:`auditor.simulator.faults`); a number overrides the profile.
+    (see :mod:`auditor.simulator.faults`); a number overrides the profile. The two latency knobs
+    default to 0.0, which also means "the profile's" (so ``latency_ms=0`` never hides a profile's latency).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -47,8 +48,8 @@ class SimulatorConfig(BaseModel):
 
     # Faults: a named profile plus knobs that override it.
     faults: str = "none"
-    latency_ms: float | None = Field(None, ge=0.0, description="mean added latency (profile default if None)")
-    latency_jitter_ms: float | None = Field(None, ge=0.0)
+    latency_ms: float = Field(0.0, ge=0.0, description="mean added latency in ms; 0: the profile's")
+    latency_jitter_ms: float = Field(0.0, ge=0.0, description="its standard deviation in ms; 0: the profile's")
     http_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="HTTP 500/502/503")
     body_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="HTTP 200, top-level 50000/50301/50401")
     task_error_rate: float | None = Field(None, ge=0.0, le=1.0, description="HTTP 200, task-level 40103/50000/...")

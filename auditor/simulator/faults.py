@@ -78,6 +78,7 @@ PROFILES: dict[str, FaultProfile] = {
 }
 
 _KNOBS = tuple(f.name for f in fields(FaultProfile) if f.name != "description")
+_LATENCY_KNOBS = ("latency_ms", "latency_jitter_ms")
 # Order in which the per-request draw walks the rates (one uniform draw, cumulative).
 _DRAW_ORDER: tuple[tuple[str, FaultKind], ...] = (
     ("http_error_rate", FaultKind.HTTP_ERROR),
@@ -104,6 +105,9 @@ def effective_profile(config: SimulatorConfig) -> FaultProfile:
     except KeyError:
         raise ValueError(f"unknown fault profile {config.faults!r}; known: {', '.join(PROFILES)}") from None
     overrides = {k: getattr(config, k) for k in _KNOBS if getattr(config, k) is not None}
+    for knob in _LATENCY_KNOBS:  # 0.0 is the config's default and means "the profile's"
+        if overrides.get(knob) == 0.0:
+            del overrides[knob]
     return replace(base, **overrides) if overrides else base
 
 
