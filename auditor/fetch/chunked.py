@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from auditor.errors import ApiError, FatalApiError, RequestError
 from auditor.fetch.client import ApiClient
-from auditor.fetch.runner import WorkUnit
+from auditor.fetch.runner import WorkUnit, api_error_records
 from auditor.protocol.endpoints import Endpoint
 from auditor.protocol.envelope import single_task
 from auditor.protocol.matching import match_items
@@ -71,13 +71,13 @@ class ChunkExecutor:
                 await self._fetch(unit, targets[:middle], fetched)
                 await self._fetch(unit, targets[middle:], fetched)
                 return
-            fetched.errors.append(self._error(unit, targets[0], exc))
+            fetched.errors += api_error_records(unit, targets, exc, self.client.last_attempt_at or None)
             return
         except FatalApiError:
             raise
         except ApiError as exc:  # retries exhausted, or nothing to get: these targets failed
             fetched.requests += exc.attempts
-            fetched.errors.extend(self._error(unit, t, exc) for t in targets)
+            fetched.errors += api_error_records(unit, targets, exc, self.client.last_attempt_at or None)
             return
         fetched.requests += call.attempts
         outcome = single_task(call.tasks)
@@ -90,9 +90,3 @@ class ChunkExecutor:
         if kept:
             fetched.batches.append(flatten(self.endpoint.dataset, kept, owners, run_id=self.run_id,
                                            fetched_at=time.time(), task_id=outcome.task_id))
-
-    def _error(self, unit: WorkUnit, target: str, exc: ApiError) -> ErrorRecord:
-        return ErrorRecord(target=target, endpoint=self.endpoint.name, unit_id=unit.unit_id,
-                           http_status=exc.http_status, status_code=exc.status_code,
-                           status_message=exc.message, attempts=exc.attempts,
-                           last_attempt_at=self.client.last_attempt_at or time.time())

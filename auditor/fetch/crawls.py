@@ -21,7 +21,7 @@ import anyio
 from auditor.errors import ApiError, FatalApiError, NotReadyError
 from auditor.fetch.client import ApiClient
 from auditor.fetch.per_target import PerTargetExecutor
-from auditor.fetch.runner import WorkUnit, failed_unit
+from auditor.fetch.runner import WorkUnit, api_error_records, failed_unit
 from auditor.write.sink import UnitResult
 
 TASK_POST = "on_page/task_post"
@@ -114,8 +114,7 @@ class CrawlLinksExecutor:
         except FatalApiError:
             raise
         except ApiError as exc:
-            yield failed_unit(unit, exc.message, status_code=exc.status_code, http_status=exc.http_status,
-                              attempts=exc.attempts)
+            yield failed_unit(unit, api_error_records(unit, unit.targets, exc), requests=exc.attempts)
             return
         async for result in self.links(unit):
             yield result

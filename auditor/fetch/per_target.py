@@ -14,12 +14,12 @@ from typing import Any, AsyncIterator, Callable
 
 from auditor.errors import ApiError, FatalApiError
 from auditor.fetch.client import ApiClient
-from auditor.fetch.runner import WorkUnit
+from auditor.fetch.runner import WorkUnit, api_error_records, failed_unit
 from auditor.protocol.endpoints import Endpoint
 from auditor.protocol.envelope import single_task
 from auditor.protocol.paging import Cursor, advance, first_cursor, task_for
 from auditor.write.flatten import flatten
-from auditor.write.sink import ErrorRecord, UnitResult
+from auditor.write.sink import UnitResult
 
 TaskBuilder = Callable[[WorkUnit], dict[str, Any]]
 
@@ -27,8 +27,10 @@ TaskBuilder = Callable[[WorkUnit], dict[str, Any]]
 class PerTargetExecutor:
     """Runs one target per unit for ``endpoint``; ``build_task`` makes the unit's base task."""
 
-    def __init__(self, client: ApiClient, endpoint: Endpoint, build_task: TaskBuilder, run_id: str) -> None:
+    def __init__(self, client: ApiClient, endpoint: Endpoint, build_task: TaskBuilder, run_id: str, *,
+                 observe: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.client = client
+        self.observe = observe  # sees each page's result object (the index stamps the manifest)
         self.endpoint = endpoint
         self.build_task = build_task
         self.run_id = run_id
@@ -45,11 +47,14 @@ class PerTargetExecutor:
                 outcome = single_task(call.tasks)
                 result = next((r for r in outcome.result if isinstance(r, dict)), {})
                 items = self.endpoint.items(result) if result else []
+                if self.observe is not None and result:
+                    self.observe(result)
                 cursor_next = advance(paging, cursor, result, len(items)) if paging else None
             except FatalApiError:
                 raise
             except ApiError as exc:
-                yield self._failed(unit, exc)
+                errors = api_error_records(unit, unit.targets, exc, self.client.last_attempt_at or None)
+                yield failed_unit(unit, errors, requests=exc.attempts)
                 return
             first_page = cursor["fetched"] == 0
             target = unit.targets[0]
@@ -63,10 +68,3 @@ class PerTargetExecutor:
                              cost=outcome.cost, requests=call.attempts, cursor=cursor_next,
                              targets=1 if cursor_next is None else 0, done=cursor_next is None)
             cursor = cursor_next
-
-    def _failed(self, unit: WorkUnit, exc: ApiError) -> UnitResult:
-        error = ErrorRecord(target=unit.targets[0], endpoint=self.endpoint.name, unit_id=unit.unit_id,
-                            http_status=exc.http_status, status_code=exc.status_code, status_message=exc.message,
-                            attempts=exc.attempts, last_attempt_at=self.client.last_attempt_at or time.time())
-        return UnitResult(endpoint=self.endpoint.name, unit_id=unit.unit_id, errors=[error],
-                          requests=exc.attempts, targets=1, done=True)

@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from auditor.errors import AuditorError, FatalApiError
+from auditor.errors import ApiError, AuditorError, FatalApiError
 from auditor.fetch.budget import BudgetExhausted
 from auditor.write.sink import ErrorRecord, UnitResult
 
@@ -127,7 +127,8 @@ class Runner:
             self.stop(f"spending cap reached: {exc}", exc)
         except Exception as exc:  # a bug in one unit must not end the night's run
             log.error("unit %s failed unexpectedly:\n%s", unit.unit_id, traceback.format_exc())
-            await send.send(failed_unit(unit, f"internal error: {type(exc).__name__}: {exc}"))
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            await send.send(failed_unit(unit, error_records(unit, unit.targets, message=message)))
 
     async def _write(self, receive: ObjectReceiveStream[UnitResult]) -> None:
         last_flush = time.monotonic()
@@ -151,12 +152,24 @@ class Runner:
             p.targets_done += result.targets
 
 
-def failed_unit(unit: WorkUnit, message: str, *, status_code: int = 0, http_status: int | None = None,
-                attempts: int = 0) -> UnitResult:
-    """A result that records every target of ``unit`` as failed with ``message``."""
-    now = time.time()
-    errors = [ErrorRecord(target=t, endpoint=unit.endpoint, unit_id=unit.unit_id, http_status=http_status,
-                          status_code=status_code, status_message=message, attempts=attempts,
-                          last_attempt_at=now) for t in unit.targets]
-    return UnitResult(endpoint=unit.endpoint, unit_id=unit.unit_id, errors=errors, targets=len(unit.targets),
-                      done=True)
+def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, status_code: int = 0,
+                  http_status: int | None = None, attempts: int = 0,
+                  at: float | None = None) -> list[ErrorRecord]:
+    """One ``errors`` record per target of ``unit`` that could not be fetched."""
+    at = time.time() if at is None else at
+    return [ErrorRecord(target=t, endpoint=unit.endpoint, unit_id=unit.unit_id, http_status=http_status,
+                        status_code=status_code, status_message=message, attempts=attempts, last_attempt_at=at)
+            for t in targets]
+
+
+def api_error_records(unit: WorkUnit, targets: Iterable[str], exc: ApiError, at: float | None = None
+                      ) -> list[ErrorRecord]:
+    """:func:`error_records` with the API's own code, message and attempt count from ``exc``."""
+    return error_records(unit, targets, message=exc.message, status_code=exc.status_code,
+                         http_status=exc.http_status, attempts=exc.attempts, at=at)
+
+
+def failed_unit(unit: WorkUnit, errors: list[ErrorRecord], *, requests: int = 0) -> UnitResult:
+    """A finished unit whose every target failed with ``errors``."""
+    return UnitResult(endpoint=unit.endpoint, unit_id=unit.unit_id, errors=errors, requests=requests,
+                      targets=len(unit.targets), done=True)

@@ -1,0 +1,152 @@
+"""From a job's endpoint sections to units of work and their executors.
+
+Each section of a job becomes a :class:`Section`: the endpoint it calls, a way to list its units
+(re-iterable, so the run can count first and fetch second), what its plan adds up to, and the
+executor that runs one unit. All sections of a job share one client, hence one budget, one
+rate limit and one concurrency limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from auditor.fetch.client import ApiClient
+from auditor.fetch.chunked import ChunkExecutor
+from auditor.fetch.crawls import CrawlLinksExecutor, CrawlWaiter, links_task
+from auditor.fetch.per_target import PerTargetExecutor
+from auditor.fetch.runner import Executor, WorkUnit
+from auditor.jobs.config import BulkPagesSummary, DomainPagesSummary, History, Job, OnPageLinks, TargetSource
+from auditor.plan.builder import PlanWindow, Reject, build_plan
+from auditor.plan.summary import PlanSummary
+from auditor.protocol.endpoints import (
+    BULK_PAGES_SUMMARY,
+    DOMAIN_PAGES_SUMMARY,
+    HISTORY,
+    INDEX,
+    ON_PAGE_LINKS,
+    Endpoint,
+)
+from auditor.targets.read import SourceLine, iter_lines
+
+#: Task options passed through from each section, unchanged, when set.
+_PASS_THROUGH: dict[type, tuple[str, ...]] = {
+    BulkPagesSummary: ("include_subdomains", "rank_scale", "tag"),
+    DomainPagesSummary: ("filters", "order_by", "backlinks_filters", "backlinks_status_type", "include_subdomains",
+                         "include_indirect_links", "exclude_internal_backlinks", "internal_list_limit",
+                         "rank_scale", "tag"),
+    History: ("date_from", "date_to", "rank_scale", "tag"),
+    OnPageLinks: ("filters", "page_from", "page_to"),
+}
+
+
+def task_options(section: Any) -> dict[str, Any]:
+    """The API fields a section sets (dates as ``yyyy-mm-dd``)."""
+    out: dict[str, Any] = {}
+    for name in _PASS_THROUGH[type(section)]:
+        value = getattr(section, name)
+        if value is not None:
+            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
+
+
+@dataclass
+class Section:
+    """One endpoint's share of a run."""
+
+    endpoint: Endpoint
+    windows: Callable[[], Iterator[PlanWindow]]
+    executor: Executor
+    summary: PlanSummary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = PlanSummary(endpoint=self.endpoint.name)
+
+    def units(self, done: set[str], cursors: dict[str, dict[str, Any]]) -> Iterator[WorkUnit]:
+        """The units still to do: committed ones are skipped, half-done ones resume at their cursor."""
+        for window in self.windows():
+            for chunk in window.chunks:
+                unit_id = chunk.chunk_id
+                if unit_id in done:
+                    continue
+                yield WorkUnit(self.endpoint.name, unit_id, chunk.targets, cursors.get(unit_id))
+
+    def count(self, on_reject: Callable[[Reject], None]) -> PlanSummary:
+        """Plan once without fetching: totals for the progress bar, the estimate and the rejects file."""
+        for window in self.windows():
+            self.summary.add(window)
+            for reject in window.rejects:
+                on_reject(reject)
+        return self.summary
+
+
+def _lines(source: TargetSource) -> Iterator[SourceLine]:
+    for number, value in enumerate(source.values, start=1):
+        yield SourceLine("<command line>", number, value)
+    if source.targets:
+        yield from iter_lines(source.targets, source.column)
+
+
+def _literal_plan(endpoint: str, units: list[tuple[str, str]]) -> Callable[[], Iterator[PlanWindow]]:
+    """A plan of fixed (unit id suffix, target) units: the index, crawls."""
+    from auditor.plan.builder import Chunk, WindowStats
+
+    def windows() -> Iterator[PlanWindow]:
+        chunks = [Chunk(i, f"{endpoint}:{key}", [target], 1) for i, (key, target) in enumerate(units)]
+        values = chunks
+        stats = WindowStats(lines=len(values), targets=len(values), duplicates=0, rejects=0,
+                            domains=len(values), requests=len(values), lower_bound=len(values))
+        yield PlanWindow(0, chunks, [], stats)
+
+    return windows
+
+
+def build_sections(job: Job, client: ApiClient, run_id: str, *, waiter: CrawlWaiter | None,
+                   on_index: Callable[[dict[str, Any]], None] | None = None) -> list[Section]:
+    """The job's sections in the order they should start (index first: it stamps the run)."""
+    sections: list[Section] = []
+    if job.index and job.index.enabled:
+        executor = PerTargetExecutor(client, INDEX, lambda unit: {}, run_id, observe=on_index)
+        sections.append(Section(INDEX, _literal_plan(INDEX.name, [("all", "")]), executor))
+    if (bulk := job.bulk_pages_summary) is not None:
+        sections.append(Section(
+            BULK_PAGES_SUMMARY, lambda: build_plan(_lines(bulk)),
+            ChunkExecutor(client, BULK_PAGES_SUMMARY, task_options(bulk), run_id)))
+    for endpoint, section in ((DOMAIN_PAGES_SUMMARY, job.domain_pages_summary), (HISTORY, job.history)):
+        if section is None:
+            continue
+        options = task_options(section)
+        if endpoint.paging:
+            endpoint = _with_limit(endpoint, getattr(section, "limit", endpoint.paging.limit))
+        sections.append(Section(
+            endpoint, _one_per_target(endpoint.name, section),
+            PerTargetExecutor(client, endpoint, _target_task(options), run_id)))
+    if (crawl := job.on_page_links) is not None and waiter is not None:
+        endpoint = _with_limit(ON_PAGE_LINKS, crawl.limit)
+        options = task_options(crawl)
+        links = PerTargetExecutor(client, endpoint, lambda unit: links_task(unit, options), run_id)
+        units = [*((f"site:{s}", s) for s in crawl.sites), *((f"task:{t}", t) for t in crawl.task_ids)]
+        sections.append(Section(endpoint, _literal_plan(endpoint.name, units), CrawlLinksExecutor(links, waiter)))
+    return sections
+
+
+def _one_per_target(endpoint: str, source: TargetSource) -> Callable[[], Iterator[PlanWindow]]:
+    """A plan of one target per unit, with unit ids that name the target."""
+    from auditor.plan.builder import Chunk
+
+    def windows() -> Iterator[PlanWindow]:
+        for window in build_plan(_lines(source), max_targets=1, max_domains=1):
+            chunks = [Chunk(c.index, f"{endpoint}:{c.targets[0]}", c.targets, 1) for c in window.chunks]
+            yield PlanWindow(window.index, chunks, window.rejects, window.stats)
+
+    return windows
+
+
+def _target_task(options: dict[str, Any]) -> Callable[[WorkUnit], dict[str, Any]]:
+    return lambda unit: {"target": unit.targets[0], **options}
+
+
+def _with_limit(endpoint: Endpoint, limit: int) -> Endpoint:
+    from dataclasses import replace
+    assert endpoint.paging is not None
+    return replace(endpoint, paging=replace(endpoint.paging, limit=limit))
