@@ -54,6 +54,14 @@ class FlattenError(ValueError):
 class _Bad(Exception):
     """Internal: a column's values do not fit its type (becomes a FlattenError)."""
 
+    def __init__(self, detail: str, row: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.row = row
+
+    def __str__(self) -> str:
+        return self.detail if self.row is None else f"row {self.row}: {self.detail}"
+
 
 Moment = datetime | float
 """A point in time: a timezone-aware datetime, or seconds since the epoch (``time.time()``)."""
@@ -85,22 +93,40 @@ class ErrorRecord:
 
 # --- column converters ------------------------------------------------------------------------------
 
-def _first_offender(values: Sequence[Any], ok: Callable[[Any], bool], expected: str) -> str:
+def _first_offender(values: Sequence[Any], ok: Callable[[Any], bool], expected: str) -> _Bad:
     for row, value in enumerate(values):
         if value is not None and not ok(value):
-            return f"row {row}: {value!r} ({type(value).__name__}) is not {expected}"
-    return f"values are not {expected}"
+            return _Bad(f"{value!r} ({type(value).__name__}) is not {expected}", row)
+    return _Bad(f"values are not {expected}")
+
+
+def _locate(values: Sequence[Any], convert_one: Callable[[Any], object]) -> _Bad:
+    """Which row of a nested column holds the bad value (the error path only): the flat
+    child arrays number their elements, not the rows."""
+    for row, value in enumerate(values):
+        if value is not None:
+            try:
+                convert_one(value)
+            except _Bad as exc:
+                return _Bad(exc.detail, row)
+    return _Bad("nested values do not fit")
+
+
+_INT64_RANGE = range(-(2**63), 2**63)
 
 
 def _is_int(value: Any) -> bool:
-    return type(value) is int or (type(value) is float and value.is_integer())
+    """Whether a value fits an int64 column (only asked on the error path)."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    return type(value) is int and value in _INT64_RANGE
 
 
 def _infer(values: Sequence[Any], ok: Callable[[Any], bool], expected: str) -> pa.Array:
     try:
         return pa.array(values)
     except _ARROW_ERRORS:
-        raise _Bad(_first_offender(values, ok, expected)) from None
+        raise _first_offender(values, ok, expected) from None
 
 
 def _int64(values: Sequence[Any]) -> pa.Array:
@@ -114,7 +140,7 @@ def _int64(values: Sequence[Any]) -> pa.Array:
             return arr.cast(_INT64)  # a safe cast: accepts 12.0, refuses 12.5
         except _ARROW_ERRORS:
             pass
-    raise _Bad(_first_offender(values, _is_int, "an integer"))
+    raise _first_offender(values, _is_int, "an integer")
 
 
 def _simple(arrow_type: pa.DataType, python_type: type, expected: str,
@@ -127,7 +153,7 @@ def _simple(arrow_type: pa.DataType, python_type: type, expected: str,
         return arr
     if pa.types.is_null(arr.type):
         return arr.cast(arrow_type)
-    raise _Bad(_first_offender(values, ok, expected))
+    raise _first_offender(values, ok, expected)
 
 
 _string = partial(_simple, pa.string(), str, "a string")
@@ -141,29 +167,31 @@ def _strings_for_parsing(values: Sequence[Any]) -> pa.Array:
 
 
 def _parse_timestamps(arr: pa.Array) -> pa.Array:
+    """The API's format, or ISO 8601 with an explicit offset ("2019-11-15T12:57:46Z")."""
     try:
         return pc.strptime(arr, format=API_TIMESTAMP_FORMAT, unit="us").cast(TIMESTAMP)
     except pa.ArrowInvalid:
         pass
-    try:  # ISO 8601 with an explicit offset ("2019-11-15T12:57:46Z") is fine too
-        return pc.cast(arr, TIMESTAMP)
-    except pa.ArrowInvalid:
-        pass
-    for row, value in enumerate(arr.to_pylist()):
-        try:
-            if value is not None:
-                _parse_timestamps_one(value)
-        except pa.ArrowInvalid:
-            raise _Bad(f"row {row}: {value!r} is not a timestamp like "
-                       f"'2019-11-15 12:57:46 +00:00'") from None
-    raise _Bad("mixed timestamp formats")
-
-
-def _parse_timestamps_one(value: str) -> None:
+    parsed = pc.strptime(arr, format=API_TIMESTAMP_FORMAT, unit="us",
+                         error_is_null=True).cast(TIMESTAMP)
+    other = pc.and_(pc.is_null(parsed), pc.is_valid(arr))
     try:
-        pc.strptime(pa.array([value]), format=API_TIMESTAMP_FORMAT, unit="us")
+        iso = pc.cast(arr.filter(other), TIMESTAMP)
     except pa.ArrowInvalid:
+        for row, (value, is_other) in enumerate(zip(arr.to_pylist(), other.to_pylist())):
+            if is_other and not _is_iso_timestamp(value):
+                raise _Bad(f"{value!r} is not a timestamp like '2019-11-15 12:57:46 +00:00'",
+                           row) from None
+        raise
+    return pc.replace_with_mask(parsed, other, iso)
+
+
+def _is_iso_timestamp(value: str) -> bool:
+    try:
         pc.cast(pa.array([value]), TIMESTAMP)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _timestamp(values: Sequence[Any]) -> pa.Array:
@@ -178,8 +206,8 @@ def _date(values: Sequence[Any]) -> pa.Array:
         try:
             return pc.cast(arr, pa.date32())
         except pa.ArrowInvalid:
-            raise _Bad(_first_offender(values, _parses_as_date, "a date like '2021-10-01'")) \
-                from None
+            bad = _first_offender(values, _parses_as_date, "a date like '2021-10-01'")
+            raise bad from None
     padded = pc.if_else(short, pc.binary_join_element_wise(arr, " 00:00:00 +00:00", ""), arr)
     return _parse_timestamps(padded).cast(pa.date32())
 
@@ -196,7 +224,7 @@ def _check_containers(values: Sequence[Any], container: type, expected: str) -> 
     """Raise unless every value is ``container`` or None; return whether any is None."""
     types = set(map(type, values))
     if not types <= {container, _NONE}:
-        raise _Bad(_first_offender(values, lambda v: type(v) is container, expected))
+        raise _first_offender(values, lambda v: type(v) is container, expected)
     return _NONE in types
 
 
@@ -210,10 +238,14 @@ def _offsets_and_mask(values: Sequence[Any], has_nulls: bool) -> tuple[pa.Array,
 def _map(map_type: pa.MapType, values: Sequence[Any]) -> pa.Array:
     has_nulls = _check_containers(values, dict, "an object")
     present = [v for v in values if v] if has_nulls else values
-    keys = _converter(map_type.key_type)(list(chain.from_iterable(present)))
-    if keys.null_count:
-        raise _Bad("a map key is null")
-    items = _converter(map_type.item_type)(list(chain.from_iterable(map(dict.values, present))))
+    convert_keys = _converter(map_type.key_type)
+    convert_items = _converter(map_type.item_type)
+    try:
+        keys = convert_keys(list(chain.from_iterable(present)))
+        items = convert_items(list(chain.from_iterable(map(dict.values, present))))
+    except _Bad:
+        raise _locate(values, lambda v: (convert_keys(list(v)),
+                                         convert_items(list(v.values())))) from None
     offsets, mask = _offsets_and_mask(values, has_nulls)
     return pa.MapArray.from_arrays(offsets, keys, items, type=map_type, mask=mask)
 
@@ -222,7 +254,11 @@ def _list(list_type: pa.ListType, values: Sequence[Any]) -> pa.Array:
     has_nulls = _check_containers(values, list, "an array")
     flat = list(chain.from_iterable(v for v in values if v)) if has_nulls \
         else list(chain.from_iterable(values))
-    child = _converter(list_type.value_type)(flat)
+    convert = _converter(list_type.value_type)
+    try:
+        child = convert(flat)
+    except _Bad:
+        raise _locate(values, convert) from None
     offsets, mask = _offsets_and_mask(values, has_nulls)
     return pa.ListArray.from_arrays(offsets, child, type=list_type, mask=mask)
 
@@ -235,7 +271,7 @@ def _struct(struct_type: pa.StructType, values: Sequence[Any]) -> pa.Array:
         try:
             children.append(_converter(field.type)([row.get(field.name) for row in rows]))
         except _Bad as exc:
-            raise _Bad(f"{field.name}: {exc}") from None
+            raise _Bad(f"{field.name}: {exc.detail}", exc.row) from None
     mask = pa.array([v is None for v in values], pa.bool_()) if has_nulls else None
     return pa.StructArray.from_arrays(children, fields=list(struct_type), mask=mask)
 
