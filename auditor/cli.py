@@ -182,8 +182,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_endpoint(args: argparse.Namespace) -> int:
-    from auditor.jobs.config import parse_job, merge_overrides
-    job = parse_job({args.section: _section(args)}, f"auditor {args.command}")
+    import hashlib
+    import json
+
+    from auditor.jobs.config import merge_overrides, parse_job
+    section = _section(args)
+    # Ad-hoc runs of the same command over the same inputs resume each other, and only those.
+    digest = hashlib.blake2b(json.dumps(section, sort_keys=True).encode(), digest_size=4).hexdigest()
+    job = parse_job({"name": f"{args.command}-{digest}", args.section: section}, f"auditor {args.command}")
     return _execute(merge_overrides(job, _overrides(args)), args)
 
 
