@@ -22,14 +22,13 @@ from auditor.errors import ApiError, FatalApiError, NotReadyError
 from auditor.fetch.client import ApiClient
 from auditor.fetch.per_target import PerTargetExecutor
 from auditor.fetch.runner import WorkUnit, api_error_records, failed_unit
+from auditor.protocol.prices import PRICES
 from auditor.write.sink import UnitResult
 
 TASK_POST = "on_page/task_post"
 TASKS_READY = "on_page/tasks_ready"
 SUMMARY = "on_page/summary/{id}"
 MAX_TASKS_PER_POST = 100
-#: USD per crawled page (On-Page basic crawl); used only for the worst-case budget reservation.
-PRICE_PER_CRAWLED_PAGE = 0.000125
 
 
 async def start_crawls(client: ApiClient, sites: list[str], max_crawl_pages: int) -> dict[str, str]:
@@ -43,7 +42,7 @@ async def start_crawls(client: ApiClient, sites: list[str], max_crawl_pages: int
         batch = sites[start:start + MAX_TASKS_PER_POST]
         tasks = [{"target": site, "max_crawl_pages": max_crawl_pages, "tag": site} for site in batch]
         call = await client.call("POST", TASK_POST, tasks,
-                                 worst_case_cost=len(batch) * max_crawl_pages * PRICE_PER_CRAWLED_PAGE)
+                                 worst_case_cost=len(batch) * PRICES[TASK_POST].worst_case(max_crawl_pages))
         for outcome in call.tasks:
             tag = (outcome.data or {}).get("tag")
             if isinstance(tag, str) and tag in batch and outcome.task_id:

@@ -11,19 +11,17 @@ from auditor.plan.builder import (
     plan_files,
 )
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, Packing, lower_bound, pack, pack_ids
-from auditor.plan.pricing import PRICES, Price, worst_case_cost
+from auditor.plan.pricing import worst_case_cost
 from auditor.plan.summary import PlanSummary, summarise_plan
 
 __all__ = [
     "DEFAULT_WINDOW",
     "MAX_DOMAINS",
     "MAX_TARGETS",
-    "PRICES",
     "Chunk",
     "Packing",
     "PlanSummary",
     "PlanWindow",
-    "Price",
     "Reject",
     "WindowStats",
     "build_plan",

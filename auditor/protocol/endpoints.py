@@ -11,17 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per request and per returned row. Prices are from API-FACTS; check your contract."""
-
-    per_request: float
-    per_row: float = 0.0
-
-    def worst_case(self, rows: int) -> float:
-        """The most a request returning up to ``rows`` rows can cost."""
-        return self.per_request + self.per_row * rows
+from auditor.protocol.prices import PRICES, Price
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,37 +48,41 @@ class Endpoint:
     path: str
     method: Literal["GET", "POST"]
     dataset: str
-    price: Price
     targets_per_task: int  # 1000 for bulk, 1 for per-target endpoints, 0 for none
     match: Literal["url", "target"]  # items carry their url / all items answer the task's target
     paging: Paging | None = None
     items: Callable[[dict[str, Any]], list[dict[str, Any]]] = _items
 
+    @property
+    def price(self) -> Price:
+        return PRICES[self.path]
+
     def worst_case_cost(self, n_targets: int) -> float:
+        """The most one request for ``n_targets`` targets (or one page) can cost."""
         rows = self.paging.limit if self.paging else max(1, n_targets)
         return self.price.worst_case(rows)
 
 
 BULK_PAGES_SUMMARY = Endpoint(
     name="bulk_pages_summary", path="backlinks/bulk_pages_summary/live", method="POST",
-    dataset="bulk_pages_summary", price=Price(0.02, 0.00003), targets_per_task=1000, match="url",
+    dataset="bulk_pages_summary", targets_per_task=1000, match="url",
 )
 DOMAIN_PAGES_SUMMARY = Endpoint(
     name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",
-    dataset="domain_pages_summary", price=Price(0.02, 0.00003), targets_per_task=1, match="target",
+    dataset="domain_pages_summary", targets_per_task=1, match="target",
     paging=Paging("offset"),
 )
 HISTORY = Endpoint(
     name="history", path="backlinks/history/live", method="POST",
-    dataset="backlinks_history", price=Price(0.02, 0.00003), targets_per_task=1, match="target",
+    dataset="backlinks_history", targets_per_task=1, match="target",
 )
 INDEX = Endpoint(
     name="index", path="backlinks/index", method="GET",
-    dataset="backlinks_index", price=Price(0.0), targets_per_task=0, match="target", items=_whole,
+    dataset="backlinks_index", targets_per_task=0, match="target", items=_whole,
 )
 ON_PAGE_LINKS = Endpoint(
     name="on_page_links", path="on_page/links", method="POST",
-    dataset="on_page_links", price=Price(0.0), targets_per_task=1, match="target",
+    dataset="on_page_links", targets_per_task=1, match="target",
     paging=Paging("token"),
 )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .prices import Price
+from auditor.protocol.prices import Price
 from .validation import FieldSpec
 
 if TYPE_CHECKING:

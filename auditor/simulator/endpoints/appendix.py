@@ -6,7 +6,7 @@ from typing import Any
 
 from auditor.protocol.status import STATUS_CODES
 
-from ..prices import PRICES, Price
+from auditor.protocol.prices import PRICES, Price
 from ..registry import Endpoint, TaskContext, TaskResult
 
 

@@ -11,7 +11,7 @@ import orjson
 from auditor.protocol.matching import match_key
 from auditor.targets.domains import registrable_domain
 
-from ..prices import PRICES
+from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import SummaryRequest, summary_item
 from ..urls import echo_url, host_of

@@ -13,7 +13,7 @@ from typing import Any
 
 from auditor.targets.domains import registrable_domain
 
-from ..prices import PRICES
+from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import MAP_FIELDS, SummaryRequest, summary_item
 from ..validation import MIN_DATE, FieldSpec, bare_domain, date_field, invalid, rank_scale, tag

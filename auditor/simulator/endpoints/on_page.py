@@ -10,7 +10,7 @@ from typing import Any
 from auditor.targets.domains import registrable_domain
 
 from ..crawls import Crawl
-from ..prices import PRICES
+from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..validation import Check, FieldSpec, TaskError, absolute_url, bare_domain, boolean, integer, invalid, tag, text
 from ..world import format_timestamp, stable_hash

@@ -16,7 +16,7 @@ import orjson
 from ..crawls import Crawl
 from ..filters import Kind, filters_check, matches
 from ..paging import TOKEN_FIELD, window
-from ..prices import PRICES
+from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..validation import FieldSpec, integer, relative_url, tag, text
 from ..world import World

@@ -1,4 +1,9 @@
-"""What each endpoint costs, in USD: one table, also published through appendix/user_data."""
+"""What each endpoint costs, in USD: the one price table of the project.
+
+The client reserves worst-case prices against the spending cap from it, ``auditor plan``
+estimates from it, and the simulator charges and publishes (``appendix/user_data``) from it.
+Only the bulk price is confirmed (API-FACTS); the rest follow DataForSEO's public price list.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,12 @@ class Price:
     per_unit: float = 0.0
 
     def cost(self, units: int) -> float:
+        """The charge of one successful task billing ``units`` units."""
         return round(self.per_request + self.per_unit * units, 8)
+
+    def worst_case(self, units: int) -> float:
+        """The most one task billing up to ``units`` units can cost (unrounded, for reservations)."""
+        return self.per_request + self.per_unit * units
 
     @property
     def free(self) -> bool:
