@@ -72,7 +72,7 @@ def test_bulk_pages_summary(sim_client) -> None:
 
 def test_domain_pages_summary(sim_client) -> None:
     body = sim_client.call("backlinks/domain_pages_summary/live",
-                           [{"target": "huge.example", "limit": 50, "order_by": ["backlinks,desc"]}]).body
+                           [{"target": "huge.sim-test.com", "limit": 50, "order_by": ["backlinks,desc"]}]).body
     task = check_envelope(body, model("backlinks_domain_pages_summary_live_response_info",
                                       "BacklinksDomainPagesSummaryLiveResponseInfo"))
     result = task["result"][0]
@@ -113,7 +113,7 @@ def test_index(sim_client) -> None:
 
 def test_on_page_flow(make_simulator, client_for) -> None:
     client = client_for(make_simulator(crawl_seconds=0.2))
-    posted = client.call("on_page/task_post", [{"target": "twopages.example", "max_crawl_pages": 30, "tag": "x"}])
+    posted = client.call("on_page/task_post", [{"target": "twopages.sim-test.com", "max_crawl_pages": 30, "tag": "x"}])
     task = check_envelope(posted.body, model("on_page_task_post_response_info", "OnPageTaskPostResponseInfo"))
     assert task["status_code"] == 20100 and task["result"] is None
     crawl_id = task["id"]

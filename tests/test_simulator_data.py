@@ -55,20 +55,20 @@ def test_urls_are_normalised_like_the_api_does(sim_client) -> None:
 
 
 def test_some_trailing_slashes_are_dropped(sim_client) -> None:
-    targets = [f"https://slash{i}.example/dir{i}/" for i in range(60)]
+    targets = [f"https://slash{i}.sim-test.com/dir{i}/" for i in range(60)]
     urls = [item["url"] for item in _bulk(sim_client, targets)]
     assert any(u.endswith("/") for u in urls) and any(not u.endswith("/") for u in urls)
 
 
 def test_same_request_same_answer_and_items_in_another_order(sim_client) -> None:
-    targets = [f"https://page{i}.example/p/{i}" for i in range(50)]
+    targets = [f"https://page{i}.sim-test.com/p/{i}" for i in range(50)]
     first, second = _bulk(sim_client, targets), _bulk(sim_client, list(reversed(targets)))
     assert first == second                          # order of the request does not matter
     assert [match_key(i["url"]) for i in first] != [match_key(t) for t in targets]
 
 
 def test_seed_changes_the_world(make_simulator, client_for) -> None:
-    targets = [f"https://page{i}.example/p" for i in range(20)]
+    targets = [f"https://page{i}.sim-test.com/p" for i in range(20)]
     a = _bulk(client_for(make_simulator(seed=1)), targets)
     b = _bulk(client_for(make_simulator(seed=2)), targets)
     assert [i["backlinks"] for i in a] != [i["backlinks"] for i in b]
@@ -116,15 +116,15 @@ def test_the_world_moves_between_days(sim_client) -> None:
 
 
 def test_day_option_equals_day_header(make_simulator, client_for) -> None:
-    targets = [f"https://d{i}.example/" for i in range(10)]
+    targets = [f"https://d{i}.sim-test.com/" for i in range(10)]
     by_option = _bulk(client_for(make_simulator(day=7)), targets)
     by_header = _bulk(client_for(make_simulator()), targets, headers={"X-Simulator-Day": "7"})
     assert by_option == by_header
 
 
 def test_rank_scale_one_hundred(sim_client) -> None:
-    thousand = {i["url"]: i["rank"] for i in _bulk(sim_client, [f"rank{i}.example" for i in range(30)])}
-    hundred = {i["url"]: i["rank"] for i in _bulk(sim_client, [f"rank{i}.example" for i in range(30)],
+    thousand = {i["url"]: i["rank"] for i in _bulk(sim_client, [f"rank{i}.sim-test.com" for i in range(30)])}
+    hundred = {i["url"]: i["rank"] for i in _bulk(sim_client, [f"rank{i}.sim-test.com" for i in range(30)],
                                                    rank_scale="one_hundred")}
     assert all(hundred[u] == round(thousand[u] / 10) for u in thousand)
 
@@ -132,7 +132,7 @@ def test_rank_scale_one_hundred(sim_client) -> None:
 # ----------------------------------------------------------------------------- domain pages
 
 
-@pytest.mark.parametrize("domain", ["empty.example", "single.example", "onepage-full.example", "twopages.example"])
+@pytest.mark.parametrize("domain", ["empty.sim-test.com", "single.sim-test.com", "onepage-full.sim-test.com", "twopages.sim-test.com"])
 def test_documented_domains_have_exact_page_counts(sim_client, domain) -> None:
     result = sim_client.call(PAGES, [{"target": domain, "limit": 1000}]).task["result"][0]
     assert result["total_count"] == SPECIAL_PAGE_COUNTS[domain]
@@ -142,7 +142,7 @@ def test_documented_domains_have_exact_page_counts(sim_client, domain) -> None:
 def test_paging_by_offset_covers_every_page_once(sim_client) -> None:
     seen = []
     for offset in range(0, 1001, 400):
-        result = sim_client.call(PAGES, [{"target": "twopages.example", "limit": 400,
+        result = sim_client.call(PAGES, [{"target": "twopages.sim-test.com", "limit": 400,
                                           "offset": offset}]).task["result"][0]
         seen += [i["url"] for i in result["items"]]
     assert len(seen) == len(set(seen)) == 1001
@@ -150,7 +150,7 @@ def test_paging_by_offset_covers_every_page_once(sim_client) -> None:
 
 def test_search_after_token_continues_where_the_offset_stops(sim_client) -> None:
     def page(**fields) -> dict:
-        return sim_client.call(PAGES, [{"target": "huge.example", **fields}]).task["result"][0]
+        return sim_client.call(PAGES, [{"target": "huge.sim-test.com", **fields}]).task["result"][0]
 
     before = page(limit=5, offset=19_995)
     resumed = page(limit=5, offset=0, search_after_token=before["search_after_token"])
@@ -166,13 +166,13 @@ def test_search_after_token_continues_where_the_offset_stops(sim_client) -> None
 
 
 def test_last_page_has_no_token(sim_client) -> None:
-    result = sim_client.call(PAGES, [{"target": "twopages.example", "limit": 1000, "offset": 1000}]).task["result"][0]
+    result = sim_client.call(PAGES, [{"target": "twopages.sim-test.com", "limit": 1000, "offset": 1000}]).task["result"][0]
     assert result["items_count"] == 1 and result["search_after_token"] is None
 
 
 def test_order_by_and_filters_are_applied(sim_client) -> None:
     result = sim_client.call(PAGES, [{
-        "target": "onepage-full.example", "limit": 1000,
+        "target": "onepage-full.sim-test.com", "limit": 1000,
         "filters": [["backlinks", ">", 5], "and", ["url", "like", "%/blog/%"]],
         "order_by": ["backlinks,desc", "url,asc"],
     }]).task["result"][0]
@@ -184,17 +184,17 @@ def test_order_by_and_filters_are_applied(sim_client) -> None:
 
 
 def test_internal_list_limit_cuts_the_maps(sim_client) -> None:
-    items = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 200,
+    items = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 200,
                                      "internal_list_limit": 1}]).task["result"][0]["items"]
     assert all(len(i[m]) <= 1 for i in items for m in MAPS if i[m] is not None)
     assert all("main_domain_rank" not in i for i in items)
 
 
 def test_lost_pages_only_with_status_lost(sim_client) -> None:
-    live = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 1000}]).task["result"][0]
-    lost = sim_client.call(PAGES, [{"target": "onepage-full.example", "backlinks_status_type": "lost",
+    live = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 1000}]).task["result"][0]
+    lost = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "backlinks_status_type": "lost",
                                     "limit": 1000}]).task["result"][0]
-    every = sim_client.call(PAGES, [{"target": "onepage-full.example", "backlinks_status_type": "all",
+    every = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "backlinks_status_type": "all",
                                      "limit": 10}]).task["result"][0]
     assert all(i["lost_date"] is None for i in live["items"])
     assert lost["items"] and all(i["lost_date"] is not None for i in lost["items"])
@@ -245,7 +245,7 @@ def test_index_has_twelve_months(sim_client) -> None:
 
 def test_crawl_progresses_then_tasks_ready_lists_it_once(make_simulator, client_for) -> None:
     client = client_for(make_simulator(crawl_seconds=0.4))
-    task_id = client.call("on_page/task_post", [{"target": "onepage-full.example", "max_crawl_pages": 100}]).task["id"]
+    task_id = client.call("on_page/task_post", [{"target": "onepage-full.sim-test.com", "max_crawl_pages": 100}]).task["id"]
     early = client.call(f"on_page/summary/{task_id}").task["result"][0]
     assert early["crawl_progress"] == "in_progress" and early["crawl_status"]["pages_in_queue"] > 0
     assert client.call("on_page/tasks_ready").task["result"] == []
@@ -260,7 +260,7 @@ def test_crawl_progresses_then_tasks_ready_lists_it_once(make_simulator, client_
 
 
 def test_task_post_takes_up_to_100_tasks_and_charges_per_page(sim_client) -> None:
-    tasks = [{"target": f"site{i}.example", "max_crawl_pages": 10} for i in range(100)]
+    tasks = [{"target": f"site{i}.sim-test.com", "max_crawl_pages": 10} for i in range(100)]
     response = sim_client.call("on_page/task_post", tasks)
     assert response.body["tasks_count"] == 100 and response.body["tasks_error"] == 0
     assert {t["status_code"] for t in response.body["tasks"]} == {20100}
@@ -276,7 +276,7 @@ def test_unknown_task_id_is_a_task_level_40401(sim_client) -> None:
 
 def test_links_page_with_offset_and_token(make_simulator, client_for) -> None:
     client = client_for(make_simulator(crawl_seconds=0))
-    task_id = client.call("on_page/task_post", [{"target": "twopages.example", "max_crawl_pages": 40}]).task["id"]
+    task_id = client.call("on_page/task_post", [{"target": "twopages.sim-test.com", "max_crawl_pages": 40}]).task["id"]
     whole = client.call("on_page/links", [{"id": task_id, "limit": 1000}]).task["result"][0]
     total = whole["total_items_count"]
     assert whole["crawl_progress"] == "finished" and total >= 40 * 3

@@ -155,9 +155,9 @@ def test_bad_values_are_40501_naming_the_field(sim_client, endpoint, payload, fi
 
 
 def test_offset_past_20000_points_to_search_after_token(sim_client) -> None:
-    response = sim_client.call(PAGES, [{"target": "huge.example", "offset": 20_001}])
+    response = sim_client.call(PAGES, [{"target": "huge.sim-test.com", "offset": 20_001}])
     assert "search_after_token" in response.task["status_message"]
-    assert sim_client.call(PAGES, [{"target": "huge.example", "offset": 20_000}]).task["status_code"] == 20000
+    assert sim_client.call(PAGES, [{"target": "huge.sim-test.com", "offset": 20_000}]).task["status_code"] == 20000
 
 
 # ----------------------------------------------------------------------------- filters and order_by
@@ -206,7 +206,7 @@ def test_backlinks_filters_are_checked_too(sim_client) -> None:
 
 
 def test_map_keys_can_be_filtered_and_sorted(sim_client) -> None:
-    response = sim_client.call(PAGES, [{"target": "onepage-full.example",
+    response = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com",
                                         "filters": ["referring_links_types.anchor", ">", 1],
                                         "order_by": ["referring_links_types.anchor,desc"]}])
     assert response.task["status_code"] == 20000
@@ -229,12 +229,12 @@ def test_three_order_by_rules_are_fine(sim_client) -> None:
 
 
 def test_search_after_token_requires_identical_fields(sim_client) -> None:
-    first = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 10}]).task["result"][0]
+    first = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 10}]).task["result"][0]
     token = first["search_after_token"]
-    same = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 10, "search_after_token": token,
+    same = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 10, "search_after_token": token,
                                     "tag": "another tag is fine"}])
     assert same.task["status_code"] == 20000
-    changed = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 20, "search_after_token": token}])
+    changed = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 20, "search_after_token": token}])
     assert_task_error(changed, 40501, "search_after_token")
-    forged = sim_client.call(PAGES, [{"target": "onepage-full.example", "limit": 10, "search_after_token": "zz"}])
+    forged = sim_client.call(PAGES, [{"target": "onepage-full.sim-test.com", "limit": 10, "search_after_token": "zz"}])
     assert_task_error(forged, 40501, "search_after_token")

@@ -20,14 +20,14 @@ from functools import lru_cache
 
 #: Test domains with exact page counts (for ``domain_pages_summary`` and On-Page crawls).
 SPECIAL_PAGE_COUNTS: dict[str, int] = {
-    "empty.example": 0,
-    "single.example": 1,
-    "onepage-full.example": 1000,
-    "twopages.example": 1001,
-    "huge.example": 25_000,
+    "empty.sim-test.com": 0,
+    "single.sim-test.com": 1,
+    "onepage-full.sim-test.com": 1000,
+    "twopages.sim-test.com": 1001,
+    "huge.sim-test.com": 25_000,
 }
 #: Domains whose targets always have data (so tests never hit the ~10% without data by chance).
-ALWAYS_DATA_SUFFIXES: tuple[str, ...] = (".example",)
+ALWAYS_DATA_SUFFIXES: tuple[str, ...] = (".sim-test.com",)
 
 _SECTIONS = ("blog", "news", "products", "docs", "help", "category", "p", "articles", "shop", "about")
 _SLUGS = ("guide", "review", "how-to", "best", "pricing", "faq", "update", "release", "tips", "story")
