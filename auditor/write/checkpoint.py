@@ -158,7 +158,7 @@ class UnitCommit:
     errors: int
     requests: int
     cost: float
-    cursor: Mapping[str, Any] | None
+    cursor: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
