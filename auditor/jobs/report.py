@@ -83,7 +83,7 @@ def print_summary(report: RunReport, *, stream: TextIO | None = None) -> None:
         f"  input     {a.lines:,} lines, {a.rejected:,} rejected, {a.targets:,} distinct targets",
         f"  targets   {a.written:,} written, {a.no_data:,} no data, {a.failed:,} failed"
         + (f", {a.pending:,} not done yet" if a.pending else ""),
-        f"  requests  {m.requests:,}, cost ${m.cost_usd:,.4f} (estimated at most ${report.estimate_usd:,.4f})",
+        f"  requests  {m.requests:,}, cost ${m.cost_usd:,.4f} (estimated ${report.estimate_usd:,.4f} before the run)",
     ]
     for name, e in m.endpoints.items():
         lines.append(f"    {name:<22} {e.targets:>9,} targets {e.rows:>10,} rows {e.requests:>7,} requests "

@@ -8,8 +8,9 @@ rate limit and one concurrency limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 from auditor.fetch.client import ApiClient
 from auditor.fetch.chunked import ChunkExecutor
@@ -17,7 +18,7 @@ from auditor.fetch.crawls import CrawlLinksExecutor, CrawlWaiter, links_task
 from auditor.fetch.per_target import PerTargetExecutor
 from auditor.fetch.runner import Executor, WorkUnit
 from auditor.jobs.config import BulkPagesSummary, DomainPagesSummary, History, Job, OnPageLinks, TargetSource
-from auditor.plan.builder import PlanWindow, Reject, build_plan
+from auditor.plan.builder import Chunk, PlanWindow, Reject, WindowStats, build_plan
 from auditor.plan.summary import PlanSummary
 from auditor.protocol.endpoints import (
     BULK_PAGES_SUMMARY,
@@ -27,6 +28,7 @@ from auditor.protocol.endpoints import (
     ON_PAGE_LINKS,
     Endpoint,
 )
+from auditor.targets.normalise import InvalidTarget, normalise
 from auditor.targets.read import SourceLine, iter_lines
 
 #: Task options passed through from each section, unchanged, when set.
@@ -89,13 +91,11 @@ def _lines(source: TargetSource) -> Iterator[SourceLine]:
 
 def _literal_plan(endpoint: str, units: list[tuple[str, str]]) -> Callable[[], Iterator[PlanWindow]]:
     """A plan of fixed (unit id suffix, target) units: the index, crawls."""
-    from auditor.plan.builder import Chunk, WindowStats
 
     def windows() -> Iterator[PlanWindow]:
         chunks = [Chunk(i, f"{endpoint}:{key}", [target], 1) for i, (key, target) in enumerate(units)]
-        values = chunks
-        stats = WindowStats(lines=len(values), targets=len(values), duplicates=0, rejects=0,
-                            domains=len(values), requests=len(values), lower_bound=len(values))
+        n = len(chunks)
+        stats = WindowStats(lines=n, targets=n, duplicates=0, rejects=0, domains=n, requests=n, lower_bound=n)
         yield PlanWindow(0, chunks, [], stats)
 
     return windows
@@ -130,14 +130,40 @@ def build_sections(job: Job, client: ApiClient, run_id: str, *, waiter: CrawlWai
     return sections
 
 
+def _domains_only(lines: Iterator[SourceLine], rejects: list[Reject]) -> Iterator[SourceLine]:
+    """Lines as domains: a home-page URL becomes its domain, any other page is rejected.
+
+    ``history`` and ``domain_pages_summary`` take a domain (no scheme, no ``www.``). Lines that
+    do not normalise at all pass through for the planner to reject with its own reason.
+    """
+    for line in lines:
+        try:
+            target = normalise(line.text)
+        except InvalidTarget:
+            yield line
+            continue
+        if "://" not in target:
+            yield line
+            continue
+        parts = urlsplit(target)
+        if parts.path in ("", "/") and not parts.query and parts.hostname:
+            yield line._replace(text=parts.hostname)
+        else:
+            rejects.append(Reject(line.source, line.line, line.text, "not_a_domain",
+                                  f"{target!r} is a page; this endpoint takes a domain"))
+
+
 def _one_per_target(endpoint: str, source: TargetSource) -> Callable[[], Iterator[PlanWindow]]:
-    """A plan of one target per unit, with unit ids that name the target."""
-    from auditor.plan.builder import Chunk
+    """A plan of one domain per unit, with unit ids that name the domain."""
 
     def windows() -> Iterator[PlanWindow]:
-        for window in build_plan(_lines(source), max_targets=1, max_domains=1):
+        extra: list[Reject] = []
+        for window in build_plan(_domains_only(_lines(source), extra), max_targets=1, max_domains=1):
             chunks = [Chunk(c.index, f"{endpoint}:{c.targets[0]}", c.targets, 1) for c in window.chunks]
-            yield PlanWindow(window.index, chunks, window.rejects, window.stats)
+            stats = replace(window.stats, lines=window.stats.lines + len(extra),
+                            rejects=window.stats.rejects + len(extra))
+            yield PlanWindow(window.index, chunks, [*window.rejects, *extra], stats)
+            extra.clear()
 
     return windows
 
@@ -147,6 +173,5 @@ def _target_task(options: dict[str, Any]) -> Callable[[WorkUnit], dict[str, Any]
 
 
 def _with_limit(endpoint: Endpoint, limit: int) -> Endpoint:
-    from dataclasses import replace
     assert endpoint.paging is not None
     return replace(endpoint, paging=replace(endpoint.paging, limit=limit))
