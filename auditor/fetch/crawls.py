@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import anyio
@@ -31,22 +32,34 @@ SUMMARY = "on_page/summary/{id}"
 MAX_TASKS_PER_POST = 100
 
 
-async def start_crawls(client: ApiClient, sites: list[str], max_crawl_pages: int) -> dict[str, str]:
-    """Post crawl tasks for ``sites``; returns site -> task id for those the API accepted.
+@dataclass(frozen=True, slots=True)
+class PostedCrawl:
+    """A crawl the API accepted: its task id, its cost, and the requests its POST took."""
+
+    task_id: str
+    cost: float
+    requests: int
+
+
+async def start_crawls(client: ApiClient, sites: list[str], max_crawl_pages: int) -> dict[str, PostedCrawl]:
+    """Post crawl tasks for ``sites``; returns site -> crawl for those the API accepted.
 
     Raises the API's error for a rejected POST; sites whose task came back with an error are
-    left out of the answer (the caller records them as failed).
+    left out of the answer (the caller records them as failed). A POST's attempts are booked on
+    the first site of its batch.
     """
-    task_ids: dict[str, str] = {}
+    task_ids: dict[str, PostedCrawl] = {}
     for start in range(0, len(sites), MAX_TASKS_PER_POST):
         batch = sites[start:start + MAX_TASKS_PER_POST]
         tasks = [{"target": site, "max_crawl_pages": max_crawl_pages, "tag": site} for site in batch]
         call = await client.call("POST", TASK_POST, tasks,
                                  worst_case_cost=len(batch) * PRICES[TASK_POST].worst_case(max_crawl_pages))
+        requests = call.attempts
         for outcome in call.tasks:
             tag = (outcome.data or {}).get("tag")
             if isinstance(tag, str) and tag in batch and outcome.task_id:
-                task_ids[tag] = outcome.task_id
+                task_ids[tag] = PostedCrawl(outcome.task_id, outcome.cost, requests)
+                requests = 0
     return task_ids
 
 

@@ -27,7 +27,7 @@ import anyio
 from auditor.errors import ApiError, ConfigError, FatalApiError, OutputError
 from auditor.fetch.budget import Budget, BudgetExhausted
 from auditor.fetch.client import ApiClient, RetryPolicy
-from auditor.fetch.crawls import CrawlWaiter, start_crawls
+from auditor.fetch.crawls import CrawlWaiter, PostedCrawl, start_crawls
 from auditor.fetch.limiters import AdaptiveConcurrency, RateLimiter
 from auditor.fetch.progress import ProgressDisplay
 from auditor.fetch.runner import Runner, WorkUnit, api_error_records, error_records, failed_unit
@@ -185,7 +185,7 @@ async def _start_crawls(job: Job, client: ApiClient, sink: RunSink, sections: li
     name = section.endpoint.name
     pending = [u for u in section.units(sink.committed(name), sink.cursors(name)) if not u.cursor]
     sites = sorted({u.targets[0] for u in pending if u.unit_id.endswith(f":site:{u.targets[0]}")})
-    posted: dict[str, str] = {}
+    posted: dict[str, PostedCrawl] = {}
     failure: ApiError | None = None
     if sites:
         try:
@@ -196,9 +196,10 @@ async def _start_crawls(job: Job, client: ApiClient, sink: RunSink, sections: li
             failure = exc
     for unit in pending:
         target = unit.targets[0]
-        task_id = posted.get(target) if target in sites else target
-        if task_id:
-            sink.add(UnitResult(endpoint=name, unit_id=unit.unit_id, cursor={"task_id": task_id}, done=False))
+        crawl = posted.get(target) if target in sites else PostedCrawl(target, 0.0, 0)
+        if crawl is not None:
+            sink.add(UnitResult(endpoint=name, unit_id=unit.unit_id, cursor={"task_id": crawl.task_id},
+                                cost=crawl.cost, requests=crawl.requests, done=False))
         elif failure is not None:
             sink.add(failed_unit(unit, api_error_records(unit, unit.targets, failure), requests=failure.attempts))
         else:

@@ -155,7 +155,7 @@ def handle(ctx: TaskContext, values: dict[str, Any]) -> TaskResult:
     def collect() -> None:
         crawl.collected = True
 
-    return TaskResult([result], commit=collect if crawl.finished(ctx.now) else None)
+    return TaskResult([result], task_id=crawl.id, commit=collect if crawl.finished(ctx.now) else None)
 
 
 ENDPOINTS = (
