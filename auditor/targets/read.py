@@ -38,6 +38,8 @@ from typing import BinaryIO, NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditor.errors import ConfigError
+
 DEFAULT_COLUMN = "target"
 STDIN = "-"
 _CSV_SUFFIXES = (".csv", ".tsv")
@@ -54,7 +56,7 @@ class SourceLine(NamedTuple):
     text: str
 
 
-class TargetReadError(Exception):
+class TargetReadError(ConfigError):
     """A target list that cannot be read at all; the message names the file."""
 
 
