@@ -35,7 +35,7 @@ from auditor.fetch.transport import AiohttpTransport
 from auditor.jobs.config import Job
 from auditor.jobs.preflight import LowBalanceError, check_account
 from auditor.jobs.report import ExitCode, RunReport, account, print_summary, print_table
-from auditor.jobs.work import Section, build_sections
+from auditor.jobs.work import Section, build_sections, spool_stdin
 from auditor.protocol.gateways import GATEWAYS, SIMULATOR_CREDENTIALS, Connection, credentials_from_env
 from auditor.protocol.endpoints import ON_PAGE_LINKS
 from auditor.write.manifest import MANIFEST_NAME, InputCounts, run_dir
@@ -113,6 +113,15 @@ async def execute_job(job: Job, resume: ResumeMode = "auto", quiet: bool = False
     """Run ``job`` (see the module docstring). Stops are reported, not raised."""
     started = time.monotonic()
     state = _RunState()
+    job, stdin_copy = spool_stdin(job, Path(job.run.out) / "_state")
+    try:
+        return await _execute(job, resume, quiet, started, state)
+    finally:
+        if stdin_copy is not None:
+            stdin_copy.unlink(missing_ok=True)
+
+
+async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, state: _RunState) -> RunReport:
     sink = await anyio.to_thread.run_sync(lambda: RunSink.open(
         Path(job.run.out), job_key=job.name, settings=_settings(job), resume=resume,
         rows_per_file=job.run.rows_per_file, flush_interval_s=job.run.flush_seconds))

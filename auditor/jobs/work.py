@@ -8,7 +8,11 @@ rate limit and one concurrency limit.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -29,7 +33,7 @@ from auditor.protocol.endpoints import (
     Endpoint,
 )
 from auditor.targets.normalise import InvalidTarget, normalise
-from auditor.targets.read import SourceLine, iter_lines
+from auditor.targets.read import STDIN, SourceLine, iter_lines
 
 #: Task options passed through from each section, unchanged, when set.
 _PASS_THROUGH: dict[type, tuple[str, ...]] = {
@@ -80,6 +84,25 @@ class Section:
             for reject in window.rejects:
                 on_reject(reject)
         return self.summary
+
+
+def spool_stdin(job: Job, folder: Path) -> tuple[Job, Path | None]:
+    """Copy standard input to a file when a section reads ``-``, since a run reads its lists twice
+    (once to count and estimate, once to fetch). Returns the job pointing at the copy."""
+    names = ("bulk_pages_summary", "domain_pages_summary", "history")
+    if not any((sec := getattr(job, n)) is not None and STDIN in sec.targets for n in names):
+        return job, None
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f"stdin-{os.getpid()}.txt"
+    with copy.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    updates = {}
+    for name in names:
+        section = getattr(job, name)
+        if section is not None and STDIN in section.targets:
+            targets = [str(copy) if t == STDIN else t for t in section.targets]
+            updates[name] = section.model_copy(update={"targets": targets})
+    return job.model_copy(update=updates), copy
 
 
 def _lines(source: TargetSource) -> Iterator[SourceLine]:
