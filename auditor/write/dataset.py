@@ -208,6 +208,12 @@ class DatasetWriter:
         return _OpenFile(seq, final, self.schema, self.compression_level)
 
 
+def _statistics_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth min/max statistics: the flat ones. Statistics of map keys and list items
+    prune nothing and cost about a quarter of the write time of a bulk_pages_summary file."""
+    return [f.name for f in schema if not pa.types.is_nested(f.type)]
+
+
 class _OpenFile:
     """A ParquetWriter on a temporary file; every failure removes the file."""
 
@@ -220,7 +226,8 @@ class _OpenFile:
         try:
             self._writer = pq.ParquetWriter(
                 str(self.temp), schema, compression=COMPRESSION,
-                compression_level=compression_level)
+                compression_level=compression_level,
+                write_statistics=_statistics_columns(schema))
         except (OSError, pa.ArrowException) as exc:
             self._fail(exc)
 
