@@ -247,7 +247,8 @@ def _split_scheme(s: str) -> tuple[str | None, str, bool]:
         if not after.startswith("//"):
             raise InvalidTarget("malformed_url", f"{name}: without // in {_show(s)}")
         return name, after[2:], True
-    if name not in _OTHER_SCHEMES and (after == "" or after[0].isdigit() or after[0] in "/?#"):
+    looks_like_port = after == "" or after[0].isdigit() or (after[0] in "/?#" and not after.startswith("//"))
+    if name not in _OTHER_SCHEMES and looks_like_port:
         return None, s, False  # "example.com:8080/x": a host and a port, not a scheme
     raise InvalidTarget("unsupported_scheme", f"scheme {name!r} in {_show(s)}")
 
