@@ -304,7 +304,9 @@ class CheckpointStore:
             "settings FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r}")
-        return RunRecord(*row[:7], settings=json.loads(row[7]))
+        run_id, job_key, run_date, started_at, finished_at, status, attempts, settings = row
+        return RunRecord(run_id, job_key, run_date, started_at, finished_at, status, attempts,
+                         json.loads(settings))
 
     def set_run_status(self, run_id: str, status: RunStatus, *,
                        now: datetime | None = None) -> None:
@@ -379,7 +381,8 @@ class CheckpointStore:
                 "errors, requests, cost, cursor, committed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, endpoint, unit_id) DO UPDATE SET state = excluded.state, "
-                "targets = targets + excluded.targets, rows = rows + excluded.rows, no_data = no_data + excluded.no_data, "
+                "targets = targets + excluded.targets, rows = rows + excluded.rows, "
+                "no_data = no_data + excluded.no_data, "
                 "errors = errors + excluded.errors, requests = requests + excluded.requests, "
                 "cost = cost + excluded.cost, cursor = excluded.cursor, "
                 "committed_at = excluded.committed_at",

@@ -16,6 +16,7 @@ naming the path, after removing the temporary file: nothing is ever left under a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -256,15 +257,11 @@ class _OpenFile:
 
     def abandon(self) -> None:
         if self._writer is not None:
-            try:
+            with contextlib.suppress(OSError, pa.ArrowException):
                 self._writer.close()
-            except (OSError, pa.ArrowException):
-                pass
             self._writer = None
-        try:
+        with contextlib.suppress(OSError):  # if not now, the recovery on the next open does it
             remove_quietly(self.temp)
-        except OSError:
-            pass  # the recovery on the next open removes stray temporary files
 
     def _fail(self, exc: Exception) -> NoReturn:
         self.abandon()

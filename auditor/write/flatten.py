@@ -178,7 +178,7 @@ def _parse_timestamps(arr: pa.Array) -> pa.Array:
     try:
         iso = pc.cast(arr.filter(other), TIMESTAMP)
     except pa.ArrowInvalid:
-        for row, (value, is_other) in enumerate(zip(arr.to_pylist(), other.to_pylist())):
+        for row, (value, is_other) in enumerate(zip(arr.to_pylist(), other.to_pylist(), strict=True)):
             if is_other and not _is_iso_timestamp(value):
                 raise _Bad(f"{value!r} is not a timestamp like '2019-11-15 12:57:46 +00:00'",
                            row) from None
@@ -308,7 +308,7 @@ def _columns(rows: Sequence[Any], keys: Sequence[str]) -> list[Sequence[Any]]:
         picked = [_pick_slowly(row_no, row, keys) for row_no, row in enumerate(rows)]
     if len(keys) == 1:
         return [picked]
-    return list(zip(*picked))
+    return list(zip(*picked, strict=True))
 
 
 def _pick_slowly(row_no: int, row: Any, keys: Sequence[str]) -> Any:
@@ -348,13 +348,13 @@ class _Plan:
 
     def item_arrays(self, dataset: str, items: Sequence[Mapping[str, Any]]) -> list[pa.Array]:
         try:
-            values = dict(zip(self.top_keys, _columns(items, self.top_keys)))
+            values = dict(zip(self.top_keys, _columns(items, self.top_keys), strict=True))
         except _Bad as exc:
             raise FlattenError(dataset, "(item)", str(exc)) from None
         for parent, children in self.nested.items():
             try:
                 parents = [v if v is not None else _EMPTY for v in values[parent]]
-                for child, child_values in zip(children, _columns(parents, children)):
+                for child, child_values in zip(children, _columns(parents, children), strict=True):
                     values[f"{parent}.{child}"] = child_values
             except _Bad as exc:
                 raise FlattenError(dataset, parent, str(exc)) from None
@@ -414,7 +414,7 @@ def flatten(dataset: str, items: Sequence[Mapping[str, Any]],
     if plan is None:
         raise ValueError(f"unknown item dataset {dataset!r}")
     n = len(items)
-    by_name = dict(zip((c.name for c in plan.columns), plan.item_arrays(dataset, items)))
+    by_name = dict(zip((c.name for c in plan.columns), plan.item_arrays(dataset, items), strict=True))
     context = _context_arrays(plan.schema, n, run_id=run_id, task_id=task_id,
                               fetched_at=fetched_at)
     context["target"] = _target_array(targets, n, plan.schema.field("target"))
@@ -424,7 +424,7 @@ def flatten(dataset: str, items: Sequence[Mapping[str, Any]],
 
 
 def _context_arrays(schema: pa.Schema, n: int, *, run_id: str,
-                    task_id: str | None | Sequence[str | None],
+                    task_id: str | Sequence[str | None] | None,
                     fetched_at: Moment) -> dict[str, pa.Array]:
     """run_id, fetched_at and task_id (one for all rows, or one per row)."""
     if task_id is None or isinstance(task_id, str):

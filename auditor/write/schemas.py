@@ -281,7 +281,8 @@ ITEM_DATASETS: tuple[str, ...] = (
 
 def description(field: pa.Field) -> str:
     """The declared meaning of a column."""
-    return (field.metadata or {}).get(DESCRIPTION, b"").decode()
+    raw: bytes = (field.metadata or {}).get(DESCRIPTION, b"")
+    return raw.decode()
 
 
 def source(field: pa.Field) -> str | None:

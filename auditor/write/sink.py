@@ -384,12 +384,13 @@ class RunSink:
                 raise ValueError(f"{name}: rows do not have the declared schema")
             parts = data.to_batches() if isinstance(data, pa.Table) else [data]
             batches.extend((name, b) for b in parts if b.num_rows)
-        context = {"run_id": self.run.run_id, "fetched_at": result.fetched_at}
         if result.no_data:
-            batches.append(("no_data", no_data_batch(result.endpoint, result.unit_id,
-                                                     result.no_data, **context)))
+            batches.append(("no_data", no_data_batch(
+                result.endpoint, result.unit_id, result.no_data, run_id=self.run_id,
+                fetched_at=result.fetched_at)))
         if result.errors:
-            batches.append(("errors", errors_batch(result.errors, **context)))
+            batches.append(("errors", errors_batch(
+                result.errors, run_id=self.run_id, fetched_at=result.fetched_at)))
         return batches
 
     def _writer(self, dataset: str) -> DatasetWriter:
@@ -413,7 +414,7 @@ class RunSink:
                 remove_quietly(file.temp)
             if file_ids:
                 self.store.mark_files_discarded(file_ids)
-        except Exception:  # noqa: BLE001 - best effort; recovery on reopen finishes the job
+        except Exception:  # best effort: the recovery on the next open finishes the job
             pass
 
     def _recover(self) -> RecoveryReport:
