@@ -381,3 +381,29 @@ def test_open_then_finish_writes_the_manifest_and_rejects(tmp_path: Path) -> Non
     with CheckpointStore(tmp_path) as store:  # finish released the store
         assert store.get_run(sink.run_id).status == "finished"
         assert store.find_unfinished_run(JOB) is None
+
+
+def test_calls_from_several_threads_are_serialised(tmp_path: Path) -> None:
+    import threading
+
+    sink = RunSink.open(tmp_path, job_key=JOB, settings={}, rows_per_file=15, row_group_rows=4)
+    failures: list[BaseException] = []
+
+    def read_while_writing() -> None:
+        try:
+            for _ in range(300):
+                sink.committed("bulk")
+                sink.cursors("bulk")
+                sink.spent_so_far()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    reader = threading.Thread(target=read_while_writing)
+    reader.start()
+    for i in range(60):
+        sink.add(make_unit(i, sink.run_id))
+    reader.join()
+    sink.close()
+    assert failures == []
+    with CheckpointStore(tmp_path) as store:
+        assert len(check_invariant(tmp_path, store, sink.run_id)) == 60

@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,11 +202,12 @@ def new_run_id(now: datetime) -> str:
 class CheckpointStore:
     """The checkpoint database of one output directory (see the module docstring).
 
-    Not thread-safe: use it from one thread at a time (it may be a different thread each time).
+    Calls may come from several threads; they are serialised.
     """
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
+        self._lock = threading.RLock()
         state = self.out_dir / STATE_DIR
         ensure_dir(state)
         self._lock_fd = _lock(state / LOCK_NAME)
@@ -224,11 +226,12 @@ class CheckpointStore:
 
     def close(self) -> None:
         """Close the database and release the directory lock."""
-        if self._lock_fd < 0:
-            return
-        self._db.close()
-        os.close(self._lock_fd)  # closing the descriptor releases the flock
-        self._lock_fd = -1
+        with self._lock:
+            if self._lock_fd < 0:
+                return
+            self._db.close()
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = -1
 
     def __enter__(self) -> CheckpointStore:
         return self
@@ -240,14 +243,23 @@ class CheckpointStore:
     def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction; ``durable=False`` skips the fsync (survives a process
         crash, not a power cut) for bookkeeping that may be lost."""
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
 
     # --- runs ---------------------------------------------------------------------------------------
 
@@ -266,10 +278,10 @@ class CheckpointStore:
 
     def find_unfinished_run(self, job_key: str) -> RunRecord | None:
         """The latest run of ``job_key`` that did not finish (crashed, failed or interrupted)."""
-        row = self._db.execute(
+        row = self._row(
             f"SELECT run_id FROM runs WHERE job_key = ? AND status IN "
             f"({','.join('?' * len(UNFINISHED))}) ORDER BY started_at DESC, run_id DESC "
-            f"LIMIT 1", (job_key, *UNFINISHED)).fetchone()
+            f"LIMIT 1", (job_key, *UNFINISHED))
         return self.get_run(row[0]) if row else None
 
     def open_run(self, job_key: str, settings: Mapping[str, Any], *,
@@ -299,9 +311,9 @@ class CheckpointStore:
         return self.get_run(run.run_id), True
 
     def get_run(self, run_id: str) -> RunRecord:
-        row = self._db.execute(
+        row = self._row(
             "SELECT run_id, job_key, run_date, started_at, finished_at, status, attempts, "
-            "settings FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            "settings FROM runs WHERE run_id = ?", (run_id,))
         if row is None:
             raise KeyError(f"no run {run_id!r}")
         run_id, job_key, run_date, started_at, finished_at, status, attempts, settings = row
@@ -322,36 +334,36 @@ class CheckpointStore:
 
     def committed_units(self, run_id: str, endpoint: str) -> set[str]:
         """Ids of the units of ``endpoint`` that are done (all their rows committed)."""
-        return {row[0] for row in self._db.execute(
+        return {row[0] for row in self._rows(
             "SELECT unit_id FROM units WHERE run_id = ? AND endpoint = ? AND state = 'done'",
             (run_id, endpoint))}
 
     def partial_units(self, run_id: str, endpoint: str) -> dict[str, dict[str, Any]]:
         """Paged units with some pages committed: unit id -> the cursor to resume from."""
-        return {unit_id: json.loads(cursor) for unit_id, cursor in self._db.execute(
+        return {unit_id: json.loads(cursor) for unit_id, cursor in self._rows(
             "SELECT unit_id, cursor FROM units WHERE run_id = ? AND endpoint = ? "
             "AND state = 'partial'", (run_id, endpoint))}
 
     def cursor(self, run_id: str, endpoint: str, unit_id: str) -> dict[str, Any] | None:
         """Where a partially committed paged unit resumes; None if not partial."""
-        row = self._db.execute(
+        row = self._row(
             "SELECT cursor FROM units WHERE run_id = ? AND endpoint = ? AND unit_id = ? "
-            "AND state = 'partial'", (run_id, endpoint, unit_id)).fetchone()
+            "AND state = 'partial'", (run_id, endpoint, unit_id))
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def unit_state(self, run_id: str, endpoint: str, unit_id: str) -> str | None:
         """``done``, ``partial`` or None (nothing committed)."""
-        row = self._db.execute(
+        row = self._row(
             "SELECT state FROM units WHERE run_id = ? AND endpoint = ? AND unit_id = ?",
-            (run_id, endpoint, unit_id)).fetchone()
+            (run_id, endpoint, unit_id))
         return row[0] if row else None
 
     # --- files and the commit -----------------------------------------------------------------------
 
     def next_file_seq(self, run_id: str, dataset: str) -> int:
         """The sequence number of the run's next part file of ``dataset`` (never reused)."""
-        row = self._db.execute("SELECT MAX(seq) FROM files WHERE run_id = ? AND dataset = ?",
-                               (run_id, dataset)).fetchone()
+        row = self._row("SELECT MAX(seq) FROM files WHERE run_id = ? AND dataset = ?",
+                               (run_id, dataset))
         return (row[0] or 0) + 1
 
     def record_pending_files(self, run_id: str, files: Sequence[FileEntry]) -> list[int]:
@@ -403,12 +415,12 @@ class CheckpointStore:
         if state is not None:
             query += " AND state = ?"
             params.append(state)
-        return [FileRecord(*row) for row in self._db.execute(query + " ORDER BY file_id",
+        return [FileRecord(*row) for row in self._rows(query + " ORDER BY file_id",
                                                               params)]
 
     def run_ids(self) -> set[str]:
         """Every run this store knows."""
-        return {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
+        return {row[0] for row in self._rows("SELECT run_id FROM runs")}
 
     def mark_files_discarded(self, file_ids: Sequence[int]) -> None:
         with self._transaction() as db:
@@ -429,10 +441,10 @@ class CheckpointStore:
     def settle_lost_work(self, run_id: str) -> Waste:
         """Turn the journal's leftovers (work lost with a previous process) into the run's
         discarded totals, and return them."""
-        units, rows, requests, cost = self._db.execute(
+        units, rows, requests, cost = self._rows(
             "SELECT COUNT(DISTINCT endpoint || char(0) || unit_id), COALESCE(SUM(rows), 0), "
             "COALESCE(SUM(requests), 0), COALESCE(SUM(cost), 0) FROM received "
-            "WHERE run_id = ?", (run_id,)).fetchone()
+            "WHERE run_id = ?", (run_id,))[0]
         waste = Waste(units, rows, requests, cost)
         if units:
             with self._transaction() as db:
@@ -446,8 +458,8 @@ class CheckpointStore:
 
     def discarded(self, run_id: str) -> Waste:
         """All work the run's resumes have discarded so far."""
-        row = self._db.execute("SELECT discarded_units, discarded_rows, discarded_requests, "
-                               "discarded_cost FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._row("SELECT discarded_units, discarded_rows, discarded_requests, "
+                               "discarded_cost FROM runs WHERE run_id = ?", (run_id,))
         if row is None:
             raise KeyError(f"no run {run_id!r}")
         return Waste(*row)
@@ -456,7 +468,7 @@ class CheckpointStore:
 
     def endpoint_totals(self, run_id: str) -> dict[str, Totals]:
         """Committed outcome counts per endpoint."""
-        return {row[0]: Totals(*row[1:]) for row in self._db.execute(
+        return {row[0]: Totals(*row[1:]) for row in self._rows(
             "SELECT endpoint, SUM(state = 'done'), SUM(state = 'partial'), SUM(targets), "
             "SUM(rows), "
             "SUM(no_data), SUM(errors), SUM(requests), SUM(cost) FROM units WHERE run_id = ? "
@@ -469,7 +481,7 @@ class CheckpointStore:
 
     def dataset_totals(self, run_id: str) -> dict[str, tuple[int, int]]:
         """Committed ``(files, rows)`` per dataset."""
-        return {dataset: (files, rows) for dataset, files, rows in self._db.execute(
+        return {dataset: (files, rows) for dataset, files, rows in self._rows(
             "SELECT dataset, COUNT(*), SUM(rows) FROM files WHERE run_id = ? "
             "AND state = 'committed' GROUP BY dataset ORDER BY dataset", (run_id,))}
 

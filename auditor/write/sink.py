@@ -34,18 +34,20 @@ dataset ends up holding every unit's rows exactly once. What was thrown away is 
 Flushes happen when any dataset's file reaches ``rows_per_file`` rows (inside :meth:`RunSink.add`,
 which keeps memory bounded), when the runner's timer says so (:meth:`RunSink.flush_due`,
 :meth:`RunSink.flush`), and on :meth:`RunSink.close`. Units without any rows commit through a
-flush too. The sink is synchronous and not thread-safe: call it from one thread at a time (for
-example through ``anyio.to_thread.run_sync`` with a capacity-1 limiter).
+flush too. The sink is synchronous (it does file and database I/O: call it through
+``anyio.to_thread.run_sync`` from async code); calls from several threads are serialised.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyarrow as pa
 
@@ -133,6 +135,19 @@ class FlushReport:
         return sum(f.rows for f in self.files)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialised(method: Callable[Concatenate[RunSink, _P], _R]) -> Callable[Concatenate[RunSink, _P], _R]:
+    """One call at a time: the runner's writer thread and its planning thread share a sink."""
+    @functools.wraps(method)
+    def locked(self: RunSink, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class SinkClosed(RuntimeError):
     """The sink was closed, aborted, or broken by a failed write."""
 
@@ -159,6 +174,7 @@ class RunSink:
         """``fault`` is a test seam: called with each step name of :data:`FLUSH_STEPS`."""
         self.store = store
         self.run = run
+        self._lock = threading.RLock()
         self.out_dir: Path = store.out_dir
         self.rows_per_file = rows_per_file
         self.row_group_rows = min(row_group_rows, rows_per_file)
@@ -199,19 +215,23 @@ class RunSink:
     def run_id(self) -> str:
         return self.run.run_id
 
+    @_serialised
     def committed(self, endpoint: str) -> set[str]:
         """Ids of the units of ``endpoint`` that are done: skip them."""
         return self.store.committed_units(self.run_id, endpoint)
 
+    @_serialised
     def cursors(self, endpoint: str) -> dict[str, dict[str, Any]]:
         """Paged units of ``endpoint`` with committed pages: unit id -> cursor to resume from."""
         return self.store.partial_units(self.run_id, endpoint)
 
+    @_serialised
     def spent_so_far(self) -> float:
         """USD the run has spent over all its attempts, including work that resumes threw away
         (it was paid for)."""
         return self.store.totals(self.run_id).cost + self.store.discarded(self.run_id).cost
 
+    @_serialised
     def add_reject(self, reject: Any) -> None:
         """Record a rejected input line (anything with ``source``, ``line``, ``text``,
         ``reason``) in the run's rejects.csv, which is completed on close."""
@@ -229,6 +249,7 @@ class RunSink:
         """Rows waiting in open files (written as row groups or in memory)."""
         return sum(w.rows_in_file for w in self._writers.values())
 
+    @_serialised
     def add(self, result: UnitResult) -> FlushReport | None:
         """Take a unit result; flushes (and returns the report) when a file is full."""
         self._check_open()
@@ -260,12 +281,14 @@ class RunSink:
             return self.flush()
         return None
 
+    @_serialised
     def flush_due(self) -> bool:
         """True when units are waiting and ``flush_interval_s`` has passed since the last
         flush (a full file flushes by itself in :meth:`add`)."""
         return bool(self._received) and \
             self._clock() - self._last_flush >= self.flush_interval_s
 
+    @_serialised
     def flush(self) -> FlushReport:
         """Commit everything received so far, with the files holding its rows."""
         self._check_open()
@@ -299,6 +322,7 @@ class RunSink:
         self._done_in_buffer.clear()
         return report
 
+    @_serialised
     def write_manifest(self, *, inputs: InputCounts | None = None,
                        timings_s: Mapping[str, float] | None = None,
                        index_freshness: Mapping[str, Any] | None = None,
@@ -310,7 +334,8 @@ class RunSink:
         write_manifest(self.out_dir, manifest)
         return manifest
 
-    def finish(self, status: RunStatus, **manifest: Any) -> RunManifest:
+    @_serialised
+    def finish(self, /, status: RunStatus, **manifest: Any) -> RunManifest:
         """End the run: flush, mark it ``status`` (finished, failed or interrupted), write the
         manifest (keyword arguments as :meth:`write_manifest`) and close. A sink broken by a
         failed write skips the flush: the manifest then shows what was committed."""
@@ -321,6 +346,7 @@ class RunSink:
         self.close()
         return written
 
+    @_serialised
     def close(self) -> FlushReport:
         """Flush what is left, complete rejects.csv, and close (the store too, if the sink
         opened it); the sink cannot be used afterwards. Closing a closed (or broken) sink only
@@ -335,6 +361,7 @@ class RunSink:
         self._release()
         return report
 
+    @_serialised
     def abort(self) -> None:
         """Close without committing: buffered units stay uncommitted (and are fetched again
         on resume); unfinished temporary files are deleted."""
