@@ -40,6 +40,8 @@ class ApiSettings(_Strict):
     base_url: str | None = Field(None, description="override the gateway's address (e.g. the simulator)")
     body_shape: Literal["array", "object"] | None = Field(None, description="AIsa body shape override")
     rate_limit_per_minute: int = Field(2000, ge=1, le=100_000)
+    rate_window_seconds: float = Field(60.0, gt=0, le=3600,
+                                       description="the API's rate window (60 s); shorter only for rehearsals")
     max_concurrency: int = Field(30, ge=1, le=100)
     timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=50)

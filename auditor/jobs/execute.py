@@ -85,7 +85,8 @@ async def _simulator(job: Job) -> AsyncIterator[str | None]:
         return
     from auditor.simulator import SimulatorConfig, running_simulator
     config = SimulatorConfig(seed=job.simulator.seed, day=job.simulator.day, latency_ms=job.simulator.latency_ms,
-                             faults=job.simulator.faults, rate_limit_per_minute=job.api.rate_limit_per_minute)
+                             faults=job.simulator.faults, rate_limit_per_minute=job.api.rate_limit_per_minute,
+                             rate_window_seconds=job.api.rate_window_seconds)
     async with running_simulator(config) as sim:
         yield sim.base_url + ("/apis/v1" if job.api.gateway == "aisa" else "")
 
@@ -104,7 +105,7 @@ def _settings(job: Job) -> dict[str, Any]:
 
 
 def _client(job: Job, transport: AiohttpTransport, base_url: str | None, budget: Budget) -> ApiClient:
-    return ApiClient(transport, _connection(job, base_url), rate=RateLimiter(job.api.rate_limit_per_minute),
+    return ApiClient(transport, _connection(job, base_url), rate=RateLimiter(job.api.rate_limit_per_minute, window_s=job.api.rate_window_seconds),
                      concurrency=AdaptiveConcurrency(job.api.max_concurrency), budget=budget,
                      retry=RetryPolicy(max_attempts=job.api.max_attempts))
 

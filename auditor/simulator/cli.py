@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--password", help="API password for Basic auth (default demo)")
     add("--api-key", help="Bearer key for the AIsa gateway (default demo)")
     add("--rate-limit-per-minute", type=int, help="calls admitted per sliding 60 s window, then 40202 (default 2000)")
+    add("--rate-window-seconds", type=float, help="length of the rate window in seconds (default 60, the API's)")
     add("--max-concurrency", type=int, help="simultaneous requests before 40209 (default 30)")
     add("--tasks-ready-per-minute", type=int, help="limit of on_page/tasks_ready calls per minute (default 20)")
     add("--crawl-seconds", type=float, help="seconds from on_page/task_post to a finished crawl (default 2)")

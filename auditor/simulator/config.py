@@ -40,6 +40,7 @@ class SimulatorConfig(BaseModel):
 
     # Limits of the real API.
     rate_limit_per_minute: int = Field(2000, ge=1)
+    rate_window_seconds: float = Field(60.0, gt=0.0, description="length of the rate window (the API's: 60 s)")
     max_concurrency: int = Field(30, ge=1)
     tasks_ready_per_minute: int = Field(20, ge=1)
 

@@ -21,7 +21,7 @@ class SimulatorState:
         self.stats = SimulatorStats()
         self.faults = FaultInjector(config)
         self.ids = TaskIds(config.seed)
-        self.rate = SlidingWindowLimit(config.rate_limit_per_minute)
+        self.rate = SlidingWindowLimit(config.rate_limit_per_minute, config.rate_window_seconds)
         self.crawls = CrawlStore(self.world, config.crawl_seconds)
         self.initial_balance = config.balance
         self.balance = config.balance
