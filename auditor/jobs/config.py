@@ -45,6 +45,8 @@ class ApiSettings(_Strict):
     max_concurrency: int = Field(30, ge=1, le=100)
     timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=50)
+    retry_base_seconds: float = Field(0.5, gt=0, description="back-off before the 2nd attempt (doubles, full jitter)")
+    retry_max_seconds: float = Field(30.0, gt=0, description="longest back-off between attempts")
 
     @field_validator("base_url")
     @classmethod

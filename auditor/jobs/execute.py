@@ -105,9 +105,11 @@ def _settings(job: Job) -> dict[str, Any]:
 
 
 def _client(job: Job, transport: AiohttpTransport, base_url: str | None, budget: Budget) -> ApiClient:
-    return ApiClient(transport, _connection(job, base_url), rate=RateLimiter(job.api.rate_limit_per_minute, window_s=job.api.rate_window_seconds),
+    rate = RateLimiter(job.api.rate_limit_per_minute, window_s=job.api.rate_window_seconds)
+    return ApiClient(transport, _connection(job, base_url), rate=rate,
                      concurrency=AdaptiveConcurrency(job.api.max_concurrency), budget=budget,
-                     retry=RetryPolicy(max_attempts=job.api.max_attempts))
+                     retry=RetryPolicy(max_attempts=job.api.max_attempts, base_delay_s=job.api.retry_base_seconds,
+                                       max_delay_s=job.api.retry_max_seconds))
 
 
 async def execute_job(job: Job, resume: ResumeMode = "auto", quiet: bool = False) -> RunReport:
