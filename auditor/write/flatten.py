@@ -313,7 +313,7 @@ def _columns(rows: Sequence[Any], keys: Sequence[str]) -> list[Sequence[Any]]:
 
 def _pick_slowly(row_no: int, row: Any, keys: Sequence[str]) -> Any:
     if not isinstance(row, Mapping):
-        raise _Bad(f"row {row_no}: {type(row).__name__} is not an object")
+        raise _Bad(f"{type(row).__name__} is not an object", row_no)
     return row.get(keys[0]) if len(keys) == 1 else tuple(map(row.get, keys))
 
 
