@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,7 +27,7 @@ from .faults import FaultDraw, FaultKind
 from .gateways import RequestError, Route, Router, authorized, parse_tasks
 from .registry import Endpoint, TaskContext
 from .state import SimulatorState
-from .validation import TaskError, echo_data, validate_task
+from .validation import TaskError, echo_data, invalid, validate_task
 
 DAY_HEADER = "X-Simulator-Day"
 MAX_BODY = 64 * 1024 * 1024
@@ -38,6 +39,8 @@ class SimulatorApp:
     def __init__(self, state: SimulatorState, endpoints: Mapping[str, Endpoint] = REGISTRY) -> None:
         self.state = state
         self.router = Router(endpoints)
+        pattern = state.config.reject_targets
+        self._rejected = re.compile(pattern) if pattern else None
 
     def build(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
@@ -163,6 +166,7 @@ class SimulatorApp:
         try:
             values = validate_task(raw, endpoint.fields) if endpoint.method == "POST" else {}
             data.update(echo_data(raw, endpoint.fields))
+            self._refuse_targets(values)
             if failure is not None:
                 raise TaskError(failure)
             ctx = TaskContext(self.state, day, arrived, task_id, route.path_value)
@@ -187,6 +191,16 @@ class SimulatorApp:
         return task, cost, None if failed else result.commit
 
     # ------------------------------------------------------------------------------ helpers
+
+    def _refuse_targets(self, values: Mapping[str, Any]) -> None:
+        """``--reject-targets``: a matching target makes the task a 40501 naming the field."""
+        if self._rejected is None:
+            return
+        for name in ("targets", "target"):
+            value = values.get(name)
+            for target in value if isinstance(value, list) else [value]:
+                if isinstance(target, str) and self._rejected.search(target):
+                    raise invalid(name, f"{target!r} is not a valid target.")
 
     def _day(self, request: web.Request) -> int:
         raw = request.headers.get(DAY_HEADER)

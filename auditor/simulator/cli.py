@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--hang-seconds", type=float, help="how long a hanging request waits (default 600)")
     add("--reset-rate", type=float, help="share of connections reset (TCP RST) before answering")
     add("--truncate-rate", type=float, help="share of answers cut off mid-body (Content-Length not met)")
+    add("--reject-targets", metavar="REGEX", help="targets matching REGEX get task-level 40501 (tests chunk splitting)")
     add("--malformed-rate", type=float, help="share of complete HTTP 200 answers whose JSON is broken")
     return parser
 

@@ -62,6 +62,9 @@ class SimulatorConfig(BaseModel):
     truncate_rate: float | None = Field(None, ge=0.0, le=1.0, description="connection cut mid-body")
     malformed_rate: float | None = Field(None, ge=0.0, le=1.0, description="HTTP 200 with a body that is not JSON")
     hang_seconds: float = Field(600.0, gt=0.0, description="how long a hanging request waits before answering")
+    reject_targets: str | None = Field(
+        None, description="regular expression: a task with a matching target gets task-level 40501 "
+        "(a target the API refuses although it looks valid; exercises chunk splitting)")
 
     # Envelope.
     version: str = "0.1.20260105"
