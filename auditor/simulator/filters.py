@@ -16,10 +16,10 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from .validation import Check, invalid
+from auditor.protocol.filters import MAX_CONDITIONS, MAX_ORDER_RULES
+from auditor.protocol.filters import OPERATORS as ALL_OPERATORS
 
-MAX_CONDITIONS = 8
-MAX_ORDER_RULES = 3
+from .validation import Check, invalid
 
 
 class Kind(str, Enum):
@@ -39,7 +39,6 @@ OPERATORS: dict[Kind, frozenset[str]] = {
     Kind.ARRAY: frozenset({"has", "has_not"}),
     Kind.TIME: frozenset({"<", ">", "<=", ">="}),
 }
-ALL_OPERATORS = frozenset().union(*OPERATORS.values())
 
 
 @dataclass(frozen=True, slots=True)
