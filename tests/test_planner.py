@@ -105,7 +105,7 @@ def test_bad_limits_are_refused() -> None:
         pack_ids([0, 1], max_targets=0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 40), min_size=0, max_size=60),
     max_targets=st.integers(1, 50),

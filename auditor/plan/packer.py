@@ -11,16 +11,20 @@ The method ("balanced packing"): fix a number of requests ``K`` and
 1. sort domains by size, largest first (ties: first appearance in the input);
 2. call the largest domains *fillers* -- those too big to sit whole beside their request's share
    of the rest; the rest are *small*;
-3. deal the small domains whole over the ``K`` requests in snake order (0..K-1, K-1..0, ...), which
-   evens out both their number and their load per request;
+3. deal the small domains whole over the ``K`` requests in rounds, largest first: each round gives
+   every request one domain, the largest to the least loaded request. This evens out both their
+   number and their load per request;
 4. pour the fillers, in order, into the room left, request after request (McNaughton's
    wrap-around), starting with the requests that hold the fewest small domains; each filler is
    cut only where a request is full, so the cuts cost at most one extra slot per request;
-5. accept ``K`` if no request exceeds either limit.
+5. accept ``K`` if no request exceeds either limit. If not, try again with only the domains larger
+   than a whole request as fillers (when slots are that tight, no filler may be cut), and once more
+   with the other would-be fillers each given a request of its own, topped up with the smallest
+   domains (a few heavy domains in a list with little else).
 
 ``K`` is searched upward from the lower bound (galloping, then bisecting), and the check is a few
 numpy passes over the domains, so even a window of a million targets plans in well under a second.
-On heavy-tailed lists this reaches 1.00-1.05 x the lower bound. If no ``K`` works before the
+On heavy-tailed lists this comes within 1.00-1.02 x the lower bound. If no ``K`` works before the
 trivial packing's count (every domain alone in its own requests), that packing is used.
 
 Everything is a function of the input order only -- no sets, no hashing -- so the same input always
@@ -200,15 +204,41 @@ def _balanced(
     total = int(prefix[-1])
     if total > n_bins * max_targets:
         return None
-    # Fillers: a prefix of the domains, those larger than the room a request would have left after
-    # its share of all smaller domains. The test is monotone, so counting it finds the prefix.
+    # Fillers are a prefix of the domains: those larger than the room a request would have left
+    # after its share of all smaller domains (the test is monotone, so counting finds the prefix).
     room_after_share = max_targets - (total - prefix[:-1]) / n_bins
     n_fillers = int(np.count_nonzero(sizes > room_after_share))
+    n_giants = int(np.count_nonzero(sizes > max_targets))
+    # When domain slots are so tight that no filler may be cut, cut only the giants (domains
+    # larger than a request); and when that leaves a few domains too heavy to be dealt evenly,
+    # give each a request of its own, topped up with the smallest domains.
+    choices = ((n_fillers, 0), (n_giants, 0), (n_giants, n_fillers - n_giants))
+    for fillers, heavy in dict.fromkeys(choices):
+        if heavy > n_bins:
+            continue
+        layout = _balanced_with(sizes, prefix, n_bins, fillers, heavy, max_targets, max_domains)
+        if layout is not None:
+            return layout
+    return None
 
+
+def _balanced_with(
+    sizes: IntArray,
+    prefix: IntArray,
+    n_bins: int,
+    n_fillers: int,
+    n_heavy: int,
+    max_targets: int,
+    max_domains: int,
+) -> _Balanced | None:
+    """One attempt of :func:`_balanced` with a given number of fillers and of heavy domains."""
     small = sizes[n_fillers:]
-    rounds, offset = np.divmod(np.arange(small.size), n_bins)
-    small_bin = np.where(rounds % 2 == 0, offset, n_bins - 1 - offset)
-    load = np.bincount(small_bin, weights=small, minlength=n_bins).astype(np.int64)
+    if small.size > n_bins * max_domains:
+        return None
+    dealt = _deal_small(small, n_heavy, n_bins)
+    if dealt is None:
+        return None
+    small_bin, load = dealt
     held = np.bincount(small_bin, minlength=n_bins)
     room = max_targets - load
     if (room < 0).any():
@@ -228,4 +258,46 @@ def _balanced(
         pieces[fill_order] = in_order
     if (held + pieces > max_domains).any():
         return None
-    return _Balanced(n_fillers, small_bin.astype(np.int64), fill_order.astype(np.int64), fill_ends)
+    return _Balanced(n_fillers, small_bin, fill_order.astype(np.int64), fill_ends)
+
+
+def _deal_small(small: IntArray, n_heavy: int, n_bins: int) -> tuple[IntArray, IntArray] | None:
+    """Each small domain's request, and the requests' loads.
+
+    The first ``n_heavy`` domains get requests of their own (0, 1, ...), which are then topped up
+    with the smallest domains, to the same count of domains as the other requests; the rest are
+    dealt over the other requests.
+    """
+    load = np.zeros(n_bins, dtype=np.int64)
+    if not n_heavy:
+        return _deal(small, load), load
+    rest = small[n_heavy:]
+    per_request = -(-small.size // n_bins)
+    n_tail = min(rest.size, n_heavy * (per_request - 1))
+    n_head = rest.size - n_tail
+    if n_head and n_heavy == n_bins:
+        return None
+    small_bin = np.empty(small.size, dtype=np.int64)
+    small_bin[:n_heavy] = np.arange(n_heavy)
+    load[:n_heavy] = small[:n_heavy]
+    small_bin[n_heavy : n_heavy + n_head] = n_heavy + _deal(rest[:n_head], load[n_heavy:])
+    small_bin[n_heavy + n_head :] = _deal(rest[n_head:], load[:n_heavy])
+    return small_bin, load
+
+
+def _deal(small: IntArray, load: IntArray) -> IntArray:
+    """Deal domains (largest first) whole over requests with ``load`` targets so far, in rounds:
+    each round gives every request one domain, the largest to the least loaded request.
+
+    Returns each domain's request; ``load`` (a view, perhaps) is updated in place.
+    """
+    n_bins = load.size
+    small_bin = np.empty(small.size, dtype=np.int64)
+    if not small.size:
+        return small_bin
+    for start in range(0, small.size, n_bins):
+        dealt = small[start : start + n_bins]
+        lightest = np.argsort(load, kind="stable")[: dealt.size]
+        small_bin[start : start + dealt.size] = lightest
+        load[lightest] += dealt
+    return small_bin
