@@ -152,7 +152,7 @@ class Runner:
             p.targets_done += result.targets
 
 
-def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, status_code: int = 0,
+def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, status_code: int | None = None,
                   http_status: int | None = None, attempts: int = 0,
                   at: float | None = None) -> list[ErrorRecord]:
     """One ``errors`` record per target of ``unit`` that could not be fetched."""
@@ -164,8 +164,9 @@ def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, statu
 
 def api_error_records(unit: WorkUnit, targets: Iterable[str], exc: ApiError, at: float | None = None
                       ) -> list[ErrorRecord]:
-    """:func:`error_records` with the API's own code, message and attempt count from ``exc``."""
-    return error_records(unit, targets, message=exc.message, status_code=exc.status_code,
+    """:func:`error_records` with the API's own code, message and attempt count from ``exc``
+    (no code when no envelope came back: a timeout, a reset, an unreadable body)."""
+    return error_records(unit, targets, message=exc.message, status_code=exc.status_code or None,
                          http_status=exc.http_status, attempts=exc.attempts, at=at)
 
 
