@@ -63,7 +63,7 @@ import re
 from urllib.parse import quote
 
 import idna
-from auditor.targets.domains import suffix_info
+from auditor.targets.domains import suffix_rules
 
 MAX_TARGET_LENGTH = 2048
 """Longest normalised target accepted. URLs beyond ~2,000 characters break in browsers and CDNs."""
@@ -159,7 +159,7 @@ def normalise_with_domain(text: str) -> tuple[str, str]:
         raw_host, tail = s[start:slash], s[slash:]
     if not raw_host.isascii() or len(s) > _MAX_INPUT_LENGTH:
         return _normalise_slow(s)
-    host, bare, registrable = _host_info(raw_host)
+    host, bare, registrable = _host_cache.get(raw_host) or _host_info(raw_host)
     if not host:
         return _normalise_slow(s)
     if tail:
@@ -311,7 +311,8 @@ def _check_host(raw: str) -> tuple[str, str, str]:
             return "", "numeric_tld", f"numeric top-level label in {_show(raw)}"
     if "." not in host:
         return "", "missing_tld", f"single-label host {_show(raw)}"
-    icann, _, registrable = suffix_info(host)
+    icann, _, start = suffix_rules().split(host)
+    registrable = host[start:]
     if icann == 0:
         return "", "unknown_tld", f"unknown top-level domain .{host[host.rfind('.') + 1 :]} in {_show(raw)}"
     if registrable == host and host.count(".") + 1 == icann:
