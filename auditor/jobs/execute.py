@@ -67,6 +67,8 @@ def run_job(job: Job, *, resume: ResumeMode = "auto", quiet: bool = False) -> in
     print_summary(report)
     if not quiet:
         print_table(report)
+    if report.stop_reason and report.exit_code != ExitCode.OK:
+        print(f"auditor: stopped: {report.stop_reason}", file=sys.stderr)
     return report.exit_code
 
 
