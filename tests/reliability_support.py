@@ -68,7 +68,7 @@ def run_job(job: Job, resume: str = "auto") -> RunReport:
 def demo_env(**extra: str) -> dict[str, str]:
     """The process environment with the simulator's default credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAFORSEO_", "AISA_"))}
-    env.update(DATAFORSEO_LOGIN="demo", DATAFORSEO_PASSWORD="demo", AISA_API_KEY="demo", **extra)
+    env.update({"DATAFORSEO_LOGIN": "demo", "DATAFORSEO_PASSWORD": "demo", "AISA_API_KEY": "demo", **extra})
     return env
 
 
