@@ -25,7 +25,16 @@ class RateLimiter:
     The window is ``window_s`` plus ``margin_s``: requests leave our side at the pace we set but
     arrive at the API after network jitter, so a little slack keeps two sends 60 s apart from
     landing in the same server-side minute.
+
+    Pacing follows a schedule, not the last send: a send that leaves late (the event loop was
+    busy decoding an answer when the slot came) does not push every later slot back. The next
+    sends catch up, never closer than ``CATCH_UP_GAP`` of an interval apart, and at most
+    ``MAX_BACKLOG_S`` of lateness is remembered (no burst after an idle spell). The sliding-window
+    log still caps every window at the limit.
     """
+
+    CATCH_UP_GAP = 0.92
+    MAX_BACKLOG_S = 0.5
 
     def __init__(self, per_minute: int, *, window_s: float = 60.0, margin_s: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -37,6 +46,7 @@ class RateLimiter:
         self._clock = clock
         self._sent: deque[float] = deque()
         self._next_slot = 0.0
+        self._due = 0.0  # the slot the schedule gives the next send
         self._paused_until = 0.0
         self._clean_since = clock()
         self._lock = anyio.Lock()
@@ -57,7 +67,9 @@ class RateLimiter:
                 await anyio.sleep(wait)
             now = self._clock()
             self._sent.append(now)
-            self._next_slot = now + self._span / self.current
+            interval = self._span / self.current
+            self._due = max(self._due, now - self.MAX_BACKLOG_S) + interval
+            self._next_slot = max(self._due, now + self.CATCH_UP_GAP * interval)
             self._recover(now)
 
     def _recover(self, now: float) -> None:
