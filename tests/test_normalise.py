@@ -224,6 +224,11 @@ def test_registrable_domain_comes_with_the_target() -> None:
     assert normalise_with_domain("пример.рф") == ("xn--e1afmkfd.xn--p1ai", "xn--e1afmkfd.xn--p1ai")
 
 
+def test_every_kind_of_whitespace_is_stripped() -> None:
+    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert normalise(spaces + "example.com" + spaces) == "example.com"
+
+
 def test_invalid_target_is_a_value_error_with_code_and_message() -> None:
     with pytest.raises(ValueError, match=r"^port: port '8080'"):
         normalise("http://example.com:8080/")

@@ -1,30 +1,33 @@
 """Remembering every target already planned, in 8 bytes each, to drop repeats across windows.
 
 Within a window the planner compares exact strings. Across windows it keeps only a 64-bit key
-per target (the first 8 bytes of its BLAKE2b digest) in one sorted numpy array: 80 MB for ten
-million targets, where a set of strings would take well over a gigabyte.
+per target (XXH3-64 of its UTF-8 bytes) in one sorted numpy array: 80 MB for ten million
+targets, where a set of strings would take well over a gigabyte.
 
 The trade-off is collisions: two different targets with the same key would make the later one
 look like a repeat and drop it. For n targets the chance of any collision is about
-n^2 / 2^65 -- 3 in a million at n = 10 million, 3 in ten thousand at a hundred million. BLAKE2b
-is keyed by nothing and salted by nothing, so the keys (and so the plan) are the same in every run.
+n^2 / 2^65 -- 3 in a million at n = 10 million, 3 in ten thousand at a hundred million. XXH3 is
+unseeded here and its output is fixed by its specification, so the keys (and so the plan) are the
+same in every run, unlike Python's randomised ``hash()``. It is used rather than BLAKE2b because
+it is five times faster per key, which is a fifth of the planner's time on lists of millions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from hashlib import blake2b
 
 import numpy as np
 import numpy.typing as npt
+from xxhash import xxh3_64_intdigest
 
 KeyArray = npt.NDArray[np.uint64]
 
 
 def target_keys(targets: Sequence[str]) -> KeyArray:
     """The 64-bit key of each target, in order."""
-    digests = b"".join([blake2b(t.encode("utf-8"), digest_size=8).digest() for t in targets])
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+    return np.fromiter(
+        map(xxh3_64_intdigest, map(str.encode, targets)), dtype=np.uint64, count=len(targets)
+    )
 
 
 class SeenKeys:

@@ -63,6 +63,7 @@ import re
 from urllib.parse import quote
 
 import idna
+
 from auditor.targets.domains import suffix_rules
 
 MAX_TARGET_LENGTH = 2048
@@ -107,8 +108,14 @@ class InvalidTarget(ValueError):
         self.message = message
 
 
-_STRIP = " \t\r\n\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b\u2060\"'`<>,;"
-
+# Stripped from both ends of a line: debris of copying from spreadsheets, e-mails and CSV files.
+_STRIP = (
+    # every character for which str.isspace() is true
+    " \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\ufeff\u200b\u2060"  # byte-order mark, zero-width space, word joiner
+    "\"'`<>,;"
+)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
