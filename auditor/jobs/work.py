@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 from urllib.parse import urlsplit
+
+import orjson
 
 from auditor.fetch.client import ApiClient
 from auditor.fetch.chunked import ChunkExecutor
@@ -68,22 +71,53 @@ class Section:
     def __post_init__(self) -> None:
         self.summary = PlanSummary(endpoint=self.endpoint.name)
 
+    _spool: IO[bytes] | None = field(init=False, default=None, repr=False)
+
     def units(self, done: set[str], cursors: dict[str, dict[str, Any]]) -> Iterator[WorkUnit]:
         """The units still to do: committed ones are skipped, half-done ones resume at their cursor."""
-        for window in self.windows():
-            for chunk in window.chunks:
-                unit_id = chunk.chunk_id
-                if unit_id in done:
-                    continue
-                yield WorkUnit(self.endpoint.name, unit_id, chunk.targets, cursors.get(unit_id))
+        for unit_id, targets in self._chunks():
+            if unit_id in done:
+                continue
+            yield WorkUnit(self.endpoint.name, unit_id, targets, cursors.get(unit_id))
 
     def count(self, on_reject: Callable[[Reject], None]) -> PlanSummary:
-        """Plan once without fetching: totals for the progress bar, the estimate and the rejects file."""
+        """Plan once without fetching: totals for the progress bar, the estimate and the rejects file.
+
+        The chunks are spooled to an anonymous temporary file as they are planned, and
+        :meth:`units` reads them back: a run plans (normalises, de-duplicates, packs) its input
+        once, and holds no more than one window of it in memory.
+        """
+        spool = tempfile.TemporaryFile()
         for window in self.windows():
             self.summary.add(window)
             for reject in window.rejects:
                 on_reject(reject)
+            for chunk in window.chunks:
+                record = orjson.dumps([chunk.chunk_id, chunk.targets])
+                spool.write(len(record).to_bytes(4, "little"))
+                spool.write(record)
+        if self._spool is not None:
+            self._spool.close()
+        self._spool = spool
         return self.summary
+
+    def _chunks(self) -> Iterator[tuple[str, list[str]]]:
+        spool = self._spool
+        if spool is None:
+            for window in self.windows():
+                for chunk in window.chunks:
+                    yield chunk.chunk_id, chunk.targets
+            return
+        spool.flush()
+        position = 0
+        while True:  # read with an explicit offset: safe however the caller interleaves reads
+            spool.seek(position)
+            size = int.from_bytes(spool.read(4) or b"\0\0\0\0", "little")
+            if not size:
+                return
+            unit_id, targets = orjson.loads(spool.read(size))
+            position += 4 + size
+            yield unit_id, targets
 
 
 def spool_stdin(job: Job, folder: Path) -> tuple[Job, Path | None]:
