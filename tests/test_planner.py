@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -201,10 +202,8 @@ def _messy_list(n: int, seed: int) -> list[SourceLine]:
 def _expected_targets(lines: list[SourceLine]) -> set[str]:
     expected = set()
     for line in lines:
-        try:
+        with contextlib.suppress(ValueError):
             expected.add(normalise(line.text))
-        except ValueError:
-            pass
     return expected
 
 

@@ -121,7 +121,7 @@ def test_csv_without_the_column_names_the_file_and_the_columns(tmp_path: Path) -
 
 def test_empty_csv_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "empty.csv", b"")
-    with pytest.raises(TargetReadError, match="empty.csv: empty CSV"):
+    with pytest.raises(TargetReadError, match=r"empty\.csv: empty CSV"):
         iter_lines([path])
 
 
@@ -149,7 +149,7 @@ def test_parquet_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(TargetReadError, match=r"targets\.parquet: column 'n' holds int64, not strings"):
         iter_lines([path], column="n")
     garbage = _write(tmp_path / "garbage.parquet", b"not parquet at all")
-    with pytest.raises(TargetReadError, match="garbage.parquet: not a readable Parquet file"):
+    with pytest.raises(TargetReadError, match=r"garbage\.parquet: not a readable Parquet file"):
         iter_lines([garbage])
 
 

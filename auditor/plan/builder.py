@@ -180,7 +180,7 @@ def _plan_window(
         if not new.all():
             duplicates += int(np.count_nonzero(~new))
             keys, domain_ids = keys[new], domain_ids[new]
-            targets = [target for target, keep in zip(targets, new.tolist()) if keep]
+            targets = [target for target, keep in zip(targets, new.tolist(), strict=True) if keep]
         if more_may_follow:
             seen.add(keys)
 
@@ -188,7 +188,7 @@ def _plan_window(
     as_objects = np.array(targets, dtype=object)
     chunks = [
         Chunk.make(first_chunk + number, as_objects[members].tolist(), n_domains)
-        for number, (members, n_domains) in enumerate(zip(packing.chunks, packing.n_domains))
+        for number, (members, n_domains) in enumerate(zip(packing.chunks, packing.n_domains, strict=True))
     ]
     n_domains_in_window = int(np.count_nonzero(np.bincount(domain_ids))) if domain_ids.size else 0
     stats = WindowStats(

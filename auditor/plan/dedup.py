@@ -45,7 +45,8 @@ class SeenKeys:
             return np.zeros(keys.size, dtype=bool)
         where = np.searchsorted(self._keys, keys)
         where[where == self._keys.size] = 0
-        return self._keys[where] == keys
+        found: npt.NDArray[np.bool_] = self._keys[where] == keys
+        return found
 
     def add(self, keys: KeyArray) -> None:
         """Remember ``keys`` (which should not be in the set already)."""

@@ -125,7 +125,7 @@ def pack_ids(
     new_domain[1:] = (sorted_domains[1:] != sorted_domains[:-1]) | (sorted_bins[1:] != sorted_bins[:-1])
     domains_per_bin = np.bincount(sorted_bins[new_domain], minlength=bin_sizes.size)
     chunks = [chunk for chunk in np.split(by_bin, ends[:-1]) if chunk.size]
-    n_domains = [int(n) for n, size in zip(domains_per_bin, bin_sizes) if size]
+    n_domains = [int(n) for n, size in zip(domains_per_bin, bin_sizes, strict=True) if size]
     return Packing(chunks, n_domains)
 
 
@@ -162,7 +162,8 @@ class _Alone:
         first_bin = np.cumsum(per_domain) - per_domain
         first_target = np.cumsum(self.sizes) - self.sizes
         rank = sequence - first_target[domain_position]
-        return first_bin[domain_position] + rank // self.max_targets
+        bins: IntArray = first_bin[domain_position] + rank // self.max_targets
+        return bins
 
 
 def _search(sizes: IntArray, max_targets: int, max_domains: int) -> _Balanced | _Alone:

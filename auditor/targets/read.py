@@ -106,7 +106,7 @@ def _check_readable(path: str) -> None:
 
 def _open(path: str) -> BinaryIO:
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block
+        return open(path, "rb")  # closed by the caller's with-block
     except OSError as exc:
         raise TargetReadError(f"{path}: cannot open ({exc.strerror})") from exc
 
