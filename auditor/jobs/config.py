@@ -19,6 +19,7 @@ Example (see ``jobs/nightly.example.toml`` for every key, commented)::
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -208,10 +209,11 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for section in ("bulk_pages_summary", "domain_pages_summary", "history"):
         sec = data.get(section)
         if isinstance(sec, dict) and isinstance(sec.get("targets"), list):
-            sec["targets"] = [t if t == "-" or not isinstance(t, str) else str(base / t) for t in sec["targets"]]
+            sec["targets"] = [t if t == "-" or not isinstance(t, str) else os.path.normpath(base / t)
+                              for t in sec["targets"]]
     run = data.get("run")
     if isinstance(run, dict) and isinstance(run.get("out"), str):
-        run["out"] = str(base / run["out"])
+        run["out"] = os.path.normpath(base / run["out"])
 
 
 def parse_job(data: dict[str, Any], source: str = "<job>") -> Job:
