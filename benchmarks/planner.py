@@ -71,7 +71,8 @@ def _page_line(domain: str, page: int, rng: random.Random) -> str:
 
 
 def _lines(pages: list[tuple[int, int]], n_domain_lines: int, seed: int) -> list[SourceLine]:
-    """Text lines for ``(domain number, page number)`` pairs, plus bare domains, repeats, junk."""
+    """Text lines for ``(domain number, page number)`` pairs, plus bare domains, repeats, junk;
+    as many lines as there are pairs."""
     rng = random.Random(seed)
     names: dict[int, str] = {}
     texts: list[str] = []
@@ -85,7 +86,7 @@ def _lines(pages: list[tuple[int, int]], n_domain_lines: int, seed: int) -> list
     texts.extend(rng.choice(texts) for _ in range(len(texts) // 50))  # ~2% repeats
     texts.extend(rng.choice(_BAD) for _ in range(len(texts) // 100))  # ~1% junk
     rng.shuffle(texts)
-    return [SourceLine("bench", number, text) for number, text in enumerate(texts, start=1)]
+    return [SourceLine("bench", number, text) for number, text in enumerate(texts[: len(pages)], start=1)]
 
 
 def heavy_tailed(n: int, seed: int = 1) -> list[SourceLine]:
@@ -161,7 +162,7 @@ def run(shape: str, size: int) -> Result:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.planner", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="only the 20k and 100k lists")
-    parser.add_argument("--sizes", type=int, nargs="+", help="list sizes (targets) to generate")
+    parser.add_argument("--sizes", type=int, nargs="+", help="list sizes (lines) to generate")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([20_000, 100_000] if args.quick else [20_000, 100_000, 1_000_000])
 

@@ -339,4 +339,4 @@ def test_planner_benchmark_runs() -> None:
     assert figures["benchmark"] == "planner"
     assert {r["shape"] for r in figures["results"]} == {"heavy-tailed", "many-tiny", "one-giant"}
     assert figures["worst_ratio"] <= 1.10
-    assert all(r["lines"] > 2000 and r["requests"] >= r["lower_bound"] for r in figures["results"])
+    assert all(r["lines"] == 2000 and r["requests"] >= r["lower_bound"] for r in figures["results"])

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from itertools import count, islice
+from itertools import chain, count, islice
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
 
 from auditor.plan.dedup import SeenKeys, target_keys
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, lower_bound, pack_ids
@@ -91,9 +92,12 @@ class _Collected:
     """One window's input after normalising and in-window de-duplication."""
 
     lines: int = 0
-    duplicates: int = 0
-    targets: dict[str, int] = field(default_factory=dict)  # target -> domain id, in input order
+    targets: dict[str, str] = field(default_factory=dict)  # target -> registrable domain, in input order
     rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.lines - len(self.rejects) - len(self.targets)
 
 
 def build_plan(
@@ -106,19 +110,22 @@ def build_plan(
     """Plan ``lines`` window by window (see the module docstring)."""
     if window < 1:
         raise ValueError(f"window must be at least 1, not {window}")
-    stream = iter(lines)
+    stream: Iterator[SourceLine] = iter(lines)
     seen = SeenKeys()
     first_chunk = 0
     for index in count():
         collected = _collect(stream, window)
         if not collected.lines:
             return
-        more_may_follow = collected.lines == window
-        planned = _plan_window(index, first_chunk, collected, seen, more_may_follow, max_targets, max_domains)
+        # Look one line ahead: only if another window follows must this one's keys be kept.
+        upcoming = next(stream, None) if collected.lines == window else None
+        more = upcoming is not None
+        planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
         first_chunk += len(planned.chunks)
         yield planned
-        if not more_may_follow:
+        if upcoming is None:
             return
+        stream = chain((upcoming,), stream)
 
 
 def plan_files(
@@ -138,11 +145,10 @@ def plan_files(
 def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
     """Read up to ``limit`` lines: normalise, reject, and drop in-window repeats."""
     collected = _Collected()
-    targets = collected.targets
+    keep_first = collected.targets.setdefault  # one probe of a big dict per line, where it matters
     rejects = collected.rejects
-    domain_ids: dict[str, int] = {}
     split = normalise_with_domain
-    n_lines = duplicates = 0
+    n_lines = 0
     for source, line, text in islice(stream, limit):
         n_lines += 1
         try:
@@ -150,15 +156,8 @@ def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
         except InvalidTarget as exc:
             rejects.append(Reject(source, line, text, exc.reason, exc.message))
             continue
-        if target in targets:
-            duplicates += 1
-            continue
-        domain_id = domain_ids.get(domain)
-        if domain_id is None:
-            domain_id = domain_ids[domain] = len(domain_ids)
-        targets[target] = domain_id
+        keep_first(target, domain)
     collected.lines = n_lines
-    collected.duplicates = duplicates
     return collected
 
 
@@ -167,21 +166,23 @@ def _plan_window(
     first_chunk: int,
     collected: _Collected,
     seen: SeenKeys,
-    more_may_follow: bool,
+    more_follow: bool,
     max_targets: int,
     max_domains: int,
 ) -> PlanWindow:
     targets = list(collected.targets)
-    domain_ids = np.fromiter(collected.targets.values(), dtype=np.int64, count=len(targets))
+    # Domain ids in order of first appearance, from Arrow's hash table rather than a Python dict.
+    domains = pa.array(list(collected.targets.values()), type=pa.string()).dictionary_encode()
+    domain_ids = domains.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     duplicates = collected.duplicates
-    if len(seen) or more_may_follow:
+    if len(seen) or more_follow:
         keys = target_keys(targets)
         new = ~seen.contains(keys)
         if not new.all():
             duplicates += int(np.count_nonzero(~new))
             keys, domain_ids = keys[new], domain_ids[new]
             targets = [target for target, keep in zip(targets, new.tolist(), strict=True) if keep]
-        if more_may_follow:
+        if more_follow:
             seen.add(keys)
 
     packing = pack_ids(domain_ids, max_targets=max_targets, max_domains=max_domains)
