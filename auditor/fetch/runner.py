@@ -120,6 +120,11 @@ class Runner:
     async def _execute(self, unit: WorkUnit, execute: Executor, send: ObjectSendStream[UnitResult]) -> None:
         try:
             async for result in execute(unit):
+                # Journal it now, not when the writer gets to it: a crash while it waits in
+                # the queue is then reported as work fetched again, not silently lost.
+                receive = getattr(self.sink, "receive", None)
+                if receive is not None:
+                    result = await anyio.to_thread.run_sync(receive, result)
                 await send.send(result)
         except FatalApiError as exc:
             self.stop(f"fatal API error: {exc}", exc)

@@ -44,7 +44,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -109,6 +109,7 @@ class UnitResult:
     done: bool = True
     targets: int = 0
     fetched_at: Moment = field(default_factory=utc_now)
+    receipt: int | None = None  # set by RunSink.receive: already journalled
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +251,20 @@ class RunSink:
         return sum(w.rows_in_file for w in self._writers.values())
 
     @_serialised
+    def receive(self, result: UnitResult) -> UnitResult:
+        """Journal ``result`` as fetched the moment it exists, before it waits for :meth:`add`
+        (behind a flush, in the runner's queue): if the process dies before it is committed, it
+        counts as discarded work on the next open, so the resume reports what it fetches again.
+        Not serialised with :meth:`add` / :meth:`flush` (only the store's short transactions
+        are), so fetching never waits for a flush to journal. Returns the result with its
+        receipt, which :meth:`add` then uses."""
+        if result.receipt is not None:
+            return result
+        rows = sum(data.num_rows for name, data in result.rows.items() if name in ITEM_DATASETS)
+        receipt = self.store.journal_received(self.run.run_id, result.endpoint, result.unit_id,
+                                              rows=rows, requests=result.requests, cost=result.cost)
+        return replace(result, receipt=receipt)
+
     def add(self, result: UnitResult) -> FlushReport | None:
         """Take a unit result; flushes (and returns the report) when a file is full."""
         self._check_open()
@@ -265,9 +280,11 @@ class RunSink:
             errors=sum(b.num_rows for name, b in batches if name == "errors"),
             requests=result.requests, cost=result.cost, cursor=result.cursor)
         # Journal first: if the process dies after this, the unit counts as discarded work.
-        receipt = self.store.journal_received(self.run.run_id, result.endpoint,
-                                              result.unit_id, rows=commit.rows,
-                                              requests=commit.requests, cost=commit.cost)
+        receipt = result.receipt
+        if receipt is None:
+            receipt = self.store.journal_received(self.run.run_id, result.endpoint,
+                                                  result.unit_id, rows=commit.rows,
+                                                  requests=commit.requests, cost=commit.cost)
         try:
             for name, batch in batches:
                 self._writer(name).add(batch)
