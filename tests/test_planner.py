@@ -279,6 +279,15 @@ def test_repeats_in_later_windows_are_dropped() -> None:
     assert [t for w in windows for c in w.chunks for t in c.targets] == ["a.com", "b.com", "c.com", "d.com"]
 
 
+@pytest.mark.parametrize(("n_lines", "windows"), [(6, 1), (7, 1), (8, 2), (14, 2), (15, 3)])
+def test_window_boundaries_lose_no_line(n_lines: int, windows: int) -> None:
+    lines = _lines(*[f"site{i}.com" for i in range(n_lines)])
+    planned = list(build_plan(lines, window=7))
+    assert len(planned) == windows
+    assert [t for w in planned for c in w.chunks for t in c.targets] == [f"site{i}.com" for i in range(n_lines)]
+    assert [w.index for w in planned] == list(range(windows))
+
+
 def test_plan_files_reads_and_plans(tmp_path: Path) -> None:
     path = tmp_path / "targets.csv"
     path.write_text("target\nexample.com\nhttps://example.com/\nlocalhost\n", encoding="utf-8")
