@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from auditor.errors import ApiError, AuditorError, FatalApiError
+from auditor.errors import ApiError, AuditorError, FatalApiError, OutputError
 from auditor.fetch.budget import BudgetExhausted
 from auditor.write.sink import ErrorRecord, UnitResult
 
@@ -66,6 +66,7 @@ class Runner:
         self.progress = RunProgress()
         self.stop_reason: str | None = None
         self.stop_error: BaseException | None = None
+        self.write_error: OutputError | None = None
         self._workers_scope: anyio.CancelScope | None = None
 
     def stop(self, reason: str, error: BaseException | None = None, *, grace_s: float | None = None) -> None:
@@ -139,12 +140,28 @@ class Runner:
         last_flush = time.monotonic()
         async with receive:
             async for result in receive:
-                await anyio.to_thread.run_sync(self.sink.add, result)
-                self._count(result)
-                if self.sink.flush_due() or time.monotonic() - last_flush >= self.flush_seconds:
-                    await anyio.to_thread.run_sync(self.sink.flush)
-                    last_flush = time.monotonic()
-        await anyio.to_thread.run_sync(self.sink.flush)
+                if self.write_error is not None:
+                    continue  # nothing can be written: drain, leave these units uncommitted
+                try:
+                    await anyio.to_thread.run_sync(self.sink.add, result)
+                    self._count(result)
+                    if self.sink.flush_due() or time.monotonic() - last_flush >= self.flush_seconds:
+                        await anyio.to_thread.run_sync(self.sink.flush)
+                        last_flush = time.monotonic()
+                except OutputError as exc:
+                    self._write_failed(exc)
+        if self.write_error is None:
+            try:
+                await anyio.to_thread.run_sync(self.sink.flush)
+            except OutputError as exc:
+                self._write_failed(exc)
+
+    def _write_failed(self, exc: OutputError) -> None:
+        """The output cannot be written (disk full, permissions): stop at once. Requests in
+        flight are abandoned (their answers could not be kept); what was committed stays, and
+        the run resumes from there once the output is writable."""
+        self.write_error = exc
+        self.stop(f"cannot write the output: {exc}", exc, grace_s=0.0)
 
     def _count(self, result: UnitResult) -> None:
         p = self.progress

@@ -134,29 +134,33 @@ async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, st
         print(f"auditor: resuming run {sink.run_id} of job {job.name!r}", file=sys.stderr)
     budget = Budget(job.run.max_cost, spent=sink.spent_so_far())
     runner = Runner(sink, workers=job.api.max_concurrency + 2)
-    async with _simulator(job) as sim_url, AiohttpTransport(
-            timeout_s=job.api.timeout_seconds, max_connections=job.api.max_concurrency + 4) as transport:
-        client = _client(job, transport, sim_url, budget)
-        waiter = None
-        if job.on_page_links is not None:
-            waiter = CrawlWaiter(client, poll_s=job.on_page_links.poll_seconds,
-                                 max_wait_s=job.on_page_links.max_wait_seconds)
-        sections = build_sections(job, client, sink.run_id, waiter=waiter, on_index=state.index.update)
-        for section in sections:
-            await anyio.to_thread.run_sync(section.count, sink.add_reject)
-        state.timings["plan"] = time.monotonic() - started
-        estimate = sum(s.summary.estimated_cost_usd for s in sections if s.endpoint.price.per_request)
-        try:
-            if job.run.check_balance:
-                account = await check_account(client, estimate, go_on_when_low=job.run.continue_on_low_balance)
-                state.account = {"balance_before_usd": account.balance}
+    try:
+        async with _simulator(job) as sim_url, AiohttpTransport(
+                timeout_s=job.api.timeout_seconds, max_connections=job.api.max_concurrency + 4) as transport:
+            client = _client(job, transport, sim_url, budget)
+            waiter = None
             if job.on_page_links is not None:
-                await _start_crawls(job, client, sink, sections)
-            await _run_sections(runner, client, sections, sink, quiet)
-        except FatalApiError as exc:
-            runner.stop(f"fatal API error: {exc}", exc)
-        except (LowBalanceError, BudgetExhausted) as exc:
-            runner.stop(str(exc), exc)
+                waiter = CrawlWaiter(client, poll_s=job.on_page_links.poll_seconds,
+                                     max_wait_s=job.on_page_links.max_wait_seconds)
+            sections = build_sections(job, client, sink.run_id, waiter=waiter, on_index=state.index.update)
+            for section in sections:
+                await anyio.to_thread.run_sync(section.count, sink.add_reject)
+            state.timings["plan"] = time.monotonic() - started
+            estimate = sum(s.summary.estimated_cost_usd for s in sections if s.endpoint.price.per_request)
+            try:
+                if job.run.check_balance:
+                    account = await check_account(client, estimate, go_on_when_low=job.run.continue_on_low_balance)
+                    state.account = {"balance_before_usd": account.balance}
+                if job.on_page_links is not None:
+                    await _start_crawls(job, client, sink, sections)
+                await _run_sections(runner, client, sections, sink, quiet)
+            except FatalApiError as exc:
+                runner.stop(f"fatal API error: {exc}", exc)
+            except (LowBalanceError, BudgetExhausted) as exc:
+                runner.stop(str(exc), exc)
+    except BaseException:
+        sink.abort()  # e.g. the rejects file cannot be written: release the output folder
+        raise
     state.timings["total"] = time.monotonic() - started
     state.timings["fetch"] = state.timings["total"] - state.timings["plan"]
     return await anyio.to_thread.run_sync(_finish, job, sink, sections, runner, client, state, estimate)
@@ -222,6 +226,8 @@ async def _start_crawls(job: Job, client: ApiClient, sink: RunSink, sections: li
 
 
 def _exit_code(runner: Runner, failure_share: float, threshold: float) -> ExitCode:
+    if runner.write_error is not None:
+        return ExitCode.OUTPUT
     error = runner.stop_error
     if isinstance(error, FatalApiError):
         return ExitCode.FATAL_API
@@ -246,11 +252,16 @@ def _finish(job: Job, sink: RunSink, sections: list[Section], runner: Runner, cl
              "calls": {"requests": stats.requests, "retries": stats.retries, "rate_limited_40202": stats.rate_limited,
                        "congested_40209": stats.congested, "by_status_code": {str(k): v for k, v in stats.by_code.items()}},
              "unmatched_items": sum(getattr(s.executor, "unmatched_items", 0) for s in sections)}
-    sink.flush()
-    unfinished = inputs.distinct_targets > sink.store.totals(sink.run_id).targets
-    status = "interrupted" if runner.stop_reason or unfinished else "finished"
-    manifest = sink.finish(status, inputs=inputs, timings_s={k: round(v, 3) for k, v in state.timings.items()},
-                           index_freshness=state.index or None, extra=extra)
+    try:
+        if runner.write_error is None:
+            sink.flush()
+        unfinished = inputs.distinct_targets > sink.store.totals(sink.run_id).targets
+        status = "interrupted" if runner.stop_reason or unfinished else "finished"
+        manifest = sink.finish(status, inputs=inputs, timings_s={k: round(v, 3) for k, v in state.timings.items()},
+                               index_freshness=state.index or None, extra=extra)
+    except OutputError as exc:
+        sink.abort()  # what was committed stays; the next run resumes from it
+        raise runner.write_error or exc from None
     share = account(manifest).failure_share
     return RunReport(manifest=manifest, manifest_path=run_dir(Path(job.run.out), manifest.run_id) / MANIFEST_NAME,
                      out_dir=Path(job.run.out), exit_code=_exit_code(runner, share, job.run.failure_threshold),

@@ -96,7 +96,7 @@ def print_summary(report: RunReport, *, stream: TextIO | None = None) -> None:
     lines.append(f"  output    {report.out_dir}  (manifest: {report.manifest_path})")
     if report.stop_reason:
         lines.append(f"  stopped   {report.stop_reason}")
-        if report.exit_code in (ExitCode.FATAL_API, ExitCode.SPENDING, ExitCode.INTERRUPTED):
+        if report.exit_code in (ExitCode.FATAL_API, ExitCode.SPENDING, ExitCode.OUTPUT, ExitCode.INTERRUPTED):
             lines.append("            run the same command again to resume")
     if report.exit_code is ExitCode.FAILURES:
         lines.append(f"  failed    {a.failure_share:.2%} of targets failed: more than the failure threshold "
