@@ -157,6 +157,7 @@ class TestMatching:
         ("https://example.com/", "https://Example.COM"), ("https://example.com/a/", "https://example.com/a"),
         ("https://example.com/%7Euser", "https://example.com/~user"),
         ("https://bücher.de/x", "https://xn--bcher-kva.de/x"),
+        ("https://xn--fa-hia.de/", "https://faß.de"),  # IDNA 2008, as the normaliser encodes it
     ])
     def test_same_key(self, target: str, url: str) -> None:
         assert match_key(target) == match_key(url)

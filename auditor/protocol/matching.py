@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+import idna
+
 # Characters left as they are when re-quoting a path, so that "%7E" and "~" fold together.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -19,9 +21,11 @@ def _fold_host(host: str) -> str:
     host = host.lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
-    try:
-        return host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
+    if host.isascii():
+        return host
+    try:  # the normaliser's rule: UTS #46 mapping, then IDNA 2008
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
         return host
 
 
