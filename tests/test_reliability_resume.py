@@ -48,7 +48,7 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
-def write_job(folder: Path, base_url: str, *, api_extra: str = "") -> Path:
+def write_job(folder: Path, base_url: str, *, timeout_s: float = 30) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "targets.txt").write_text("\n".join(BULK) + "\n")
     job = folder / "job.toml"
@@ -57,13 +57,12 @@ name = "resume-test"
 [api]
 base_url = "{base_url}"
 max_concurrency = {CONCURRENCY}
-timeout_seconds = 30
+timeout_seconds = {timeout_s}
 max_attempts = 4
 retry_base_seconds = 0.05
 retry_max_seconds = 0.5
 rate_limit_per_minute = 100000
 rate_window_seconds = 2
-{api_extra}
 [run]
 out = "out"
 flush_seconds = 0.3
@@ -177,12 +176,23 @@ def test_sigterm_stops_within_the_grace_period_and_resumes(
     config = SimulatorConfig(seed=SEED, latency_ms=40, latency_jitter_ms=10, rate_window_seconds=2,
                              rate_limit_per_minute=100_000, hang_rate=0.1, hang_seconds=120)
     with simulator_in_thread(config) as hanging:
-        job = write_job(tmp_path, hanging.base_url)
+        # Hanging requests time out after 7 s: longer than the 5 s grace period, short enough
+        # that hangs before the first commit do not stall the test for long.
+        job = write_job(tmp_path, hanging.base_url, timeout_s=7)
         out = tmp_path / "out"
+        t0 = time.monotonic()
         proc = start_run(job)
-        committed = wait_for_commits(proc, out, 5)
+        committed = wait_for_commits(proc, out, 1)
+        print(f"first commit after {time.monotonic() - t0:.1f}s")
+        hangs = hanging.stats.faults["hang"]
+        end = time.monotonic() + 60
+        while hanging.stats.faults["hang"] == hangs and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.005)  # stop while a request hangs: it has the grace period, then is abandoned
+        assert hanging.stats.faults["hang"] > hangs, "no request hung after the first commit"
+        signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
+        print(f"SIGTERM to exit: {time.monotonic() - signalled:.1f}s")
         assert proc.returncode == ExitCode.INTERRUPTED, stderr
         assert "SIGTERM" in stderr and "Traceback" not in stderr
         manifest = manifest_dict(out)
@@ -196,7 +206,9 @@ def test_sigterm_stops_within_the_grace_period_and_resumes(
     with simulator_in_thread(SimulatorConfig(seed=SEED, rate_window_seconds=2,
                                              rate_limit_per_minute=100_000)) as healthy:
         job = write_job(tmp_path, healthy.base_url)
+        t0 = time.monotonic()
         result = run_cli("run", str(job), "-q")
+        print(f"resumed run took {time.monotonic() - t0:.1f}s")
         assert result.returncode == ExitCode.OK, result.stderr
         check_accounting(out, out, SECTIONS)
         assert_same_data(out, reference_out)
