@@ -108,3 +108,18 @@ async def test_budget_cap_refuses_a_call_before_sending() -> None:
         with pytest.raises(BudgetExhausted):
             await client.call("POST", BULK.path, [{"targets": ["a.com"]}], worst_case_cost=0.02003)
         assert sim.stats.total_requests == 0
+
+
+async def test_rate_limit_answers_do_not_use_up_the_attempts() -> None:
+    # The simulator allows 4 calls per 1-second window; the client thinks it may send 600/min.
+    # 12 calls with max_attempts=2 all succeed: 40202s slow them down, they do not fail them.
+    config = SimulatorConfig(rate_limit_per_minute=4, rate_window_seconds=1.0)
+    async with running_simulator(config) as sim, AiohttpTransport() as transport:
+        client = make_client(transport, sim.base_url, attempts=2)
+        client.rate = RateLimiter(600, window_s=1.0, margin_s=0.05)
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(client.call, "POST", BULK.path, [{"targets": [f"s{i}.example.org"]}])
+        assert sim.stats.rate_limited > 0
+    assert client.stats.rate_limited > 0
+    assert client.stats.failed_calls == 0

@@ -9,7 +9,8 @@ the transport, parses the envelope, and reacts to what comes back:
 - 40209: the concurrency limiter shrinks, then retry;
 - fatal, request and skip errors: raised at once for the runner to act on.
 
-Our retries react per error class (pause the limiter, shrink concurrency, split a chunk
+40601/40602 (task handed / in queue) are retried like other transient answers. Our retries react
+per error class (pause the limiter, shrink concurrency, split a chunk
 upstream), which generic retry libraries do not model, so the loop is written out here.
 """
 
@@ -25,7 +26,6 @@ import anyio
 from auditor.errors import (
     ApiError,
     CongestedError,
-    NotReadyError,
     RateLimitedError,
     RetryableError,
 )
@@ -43,6 +43,9 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
+    #: 40202 / 40209 mean "not now", not "broken": they get their own, larger allowance, so a
+    #: long rate-limit burst slows the run down instead of failing targets.
+    max_throttled: int = 30
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
@@ -96,7 +99,7 @@ class ApiClient:
         """
         request = build_request(self.connection, method, path, tasks)
         with self.budget.reserve(worst_case_cost) as reservation:
-            attempt = 0
+            attempt = throttled = 0
             while True:
                 attempt += 1
                 try:
@@ -104,11 +107,12 @@ class ApiClient:
                 except ApiError as exc:
                     exc.attempts = attempt
                     self.stats.count(exc.status_code or (exc.http_status or 0))
-                    if not self._should_retry(exc, attempt):
+                    throttled += isinstance(exc, (RateLimitedError, CongestedError))
+                    if not self._should_retry(exc, attempt, throttled):
                         self.stats.failed_calls += 1
                         raise
                     self.stats.retries += 1
-                    await self._back_off(exc, attempt)
+                    await self._back_off(exc, max(1, attempt - throttled))
                     continue
                 reservation.settle(sum(t.cost for t in outcomes))
                 self.concurrency.succeeded()
@@ -124,10 +128,12 @@ class ApiClient:
             response = await self.transport.send(request)
         return parse_envelope(response.status, response.body)
 
-    def _should_retry(self, exc: ApiError, attempt: int) -> bool:
-        if not isinstance(exc, RetryableError) or isinstance(exc, NotReadyError):
+    def _should_retry(self, exc: ApiError, attempt: int, throttled: int) -> bool:
+        if not isinstance(exc, RetryableError):
             return False
-        return attempt < self.retry.max_attempts
+        if isinstance(exc, (RateLimitedError, CongestedError)):
+            return throttled <= self.retry.max_throttled
+        return attempt - throttled < self.retry.max_attempts
 
     async def _back_off(self, exc: ApiError, attempt: int) -> None:
         if isinstance(exc, RateLimitedError):
