@@ -184,9 +184,14 @@ def _tune_gc() -> None:
 
 
 def _execute(job: Any, args: argparse.Namespace) -> int:
+    # The free credentials check leaves first, on its own thread, while the rest of the run
+    # imports, opens its output and plans; the balance is compared with the plan's estimate
+    # before the first paid request (auditor.jobs.preflight).
+    from auditor.jobs.preflight import EarlyAccountCheck
+    early = EarlyAccountCheck.start(job)
     from auditor.jobs.execute import run_job
     _tune_gc()
-    return run_job(job, resume=args.resume, quiet=args.quiet)
+    return run_job(job, resume=args.resume, quiet=args.quiet, account_check=early)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -31,9 +31,12 @@ from auditor.errors import (
 )
 from auditor.fetch.budget import Budget
 from auditor.fetch.limiters import AdaptiveConcurrency, RateLimiter
-from auditor.fetch.transport import Transport
 from auditor.protocol.envelope import TaskOutcome, parse_envelope
 from auditor.protocol.gateways import Connection, build_request
+
+if TYPE_CHECKING:  # not at run time: the transport module imports aiohttp, which the early
+    # credentials check (auditor.jobs.preflight) must not wait for
+    from auditor.fetch.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)

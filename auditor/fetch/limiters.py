@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Iterable
 
 import anyio
 
@@ -71,6 +71,11 @@ class RateLimiter:
             self._due = max(self._due, now - self.MAX_BACKLOG_S) + interval
             self._next_slot = max(self._due, now + self.CATCH_UP_GAP * interval)
             self._recover(now)
+
+    def record_sent(self, moments: Iterable[float]) -> None:
+        """Count sends that went out through another limiter on the same clock (the early
+        credentials check, :mod:`auditor.jobs.preflight`) in this one's window."""
+        self._sent = deque(sorted([*self._sent, *moments]))
 
     def _recover(self, now: float) -> None:
         if self.current < self.configured and now - self._clean_since >= self._span:

@@ -33,7 +33,7 @@ from auditor.fetch.progress import ProgressDisplay
 from auditor.fetch.runner import Runner, WorkUnit, api_error_records, error_records, failed_unit
 from auditor.fetch.transport import AiohttpTransport
 from auditor.jobs.config import Job
-from auditor.jobs.preflight import LowBalanceError, check_account
+from auditor.jobs.preflight import EarlyAccountCheck, LowBalanceError, check_account
 from auditor.jobs.report import ExitCode, RunReport, account, print_summary, print_table
 from auditor.jobs.work import Section, build_sections, spool_stdin
 from auditor.protocol.gateways import GATEWAYS, SIMULATOR_CREDENTIALS, Connection, credentials_from_env
@@ -54,10 +54,14 @@ class _RunState:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_job(job: Job, *, resume: ResumeMode = "auto", quiet: bool = False) -> int:
-    """Run ``job``, print its summary and return the process exit code (see :class:`ExitCode`)."""
+def run_job(job: Job, *, resume: ResumeMode = "auto", quiet: bool = False,
+            account_check: EarlyAccountCheck | None = None) -> int:
+    """Run ``job``, print its summary and return the process exit code (see :class:`ExitCode`).
+
+    ``account_check``: the credentials check already sent (:class:`EarlyAccountCheck`), whose
+    answer stands in for the run's own call."""
     try:
-        report = anyio.run(execute_job, job, resume, quiet)
+        report = anyio.run(execute_job, job, resume, quiet, account_check)
     except OutputError as exc:
         print(f"auditor: {exc}", file=sys.stderr)
         return ExitCode.OUTPUT
@@ -114,19 +118,21 @@ def _client(job: Job, transport: AiohttpTransport, base_url: str | None, budget:
                                        max_delay_s=job.api.retry_max_seconds))
 
 
-async def execute_job(job: Job, resume: ResumeMode = "auto", quiet: bool = False) -> RunReport:
+async def execute_job(job: Job, resume: ResumeMode = "auto", quiet: bool = False,
+                      account_check: EarlyAccountCheck | None = None) -> RunReport:
     """Run ``job`` (see the module docstring). Stops are reported, not raised."""
     started = time.monotonic()
     state = _RunState()
     job, stdin_copy = spool_stdin(job, Path(job.run.out) / "_state")
     try:
-        return await _execute(job, resume, quiet, started, state)
+        return await _execute(job, resume, quiet, started, state, account_check)
     finally:
         if stdin_copy is not None:
             stdin_copy.unlink(missing_ok=True)
 
 
-async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, state: _RunState) -> RunReport:
+async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, state: _RunState,
+                   account_check: EarlyAccountCheck | None = None) -> RunReport:
     sink = await anyio.to_thread.run_sync(lambda: RunSink.open(
         Path(job.run.out), job_key=job.name, settings=_settings(job), resume=resume,
         rows_per_file=job.run.rows_per_file, flush_interval_s=job.run.flush_seconds))
@@ -149,7 +155,8 @@ async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, st
             estimate = sum(s.summary.estimated_cost_usd for s in sections if s.endpoint.price.per_request)
             try:
                 if job.run.check_balance:
-                    account = await check_account(client, estimate, go_on_when_low=job.run.continue_on_low_balance)
+                    account = await check_account(client, estimate, go_on_when_low=job.run.continue_on_low_balance,
+                                                  early=account_check)
                     state.account = {"balance_before_usd": account.balance}
                 if job.on_page_links is not None:
                     await _start_crawls(job, client, sink, sections)

@@ -7,11 +7,16 @@ the job says to go on (``run.continue_on_low_balance``).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor.errors import ApiError, AuditorError, FatalApiError
-from auditor.fetch.client import ApiClient
+from auditor.errors import ApiError, AuditorError, ConfigError, FatalApiError
+from auditor.fetch.client import ApiClient, CallStats
+
+if TYPE_CHECKING:
+    from auditor.jobs.config import Job
 
 USER_DATA = "appendix/user_data"
 
@@ -34,13 +39,32 @@ def parse_account(result: list[Any]) -> Account:
     return Account(first.get("login"), float(balance) if isinstance(balance, (int, float)) else None)
 
 
-async def check_account(client: ApiClient, estimated_cost: float, *, go_on_when_low: bool) -> Account:
+async def check_account(client: ApiClient, estimated_cost: float, *, go_on_when_low: bool,
+                        early: EarlyAccountCheck | None = None) -> Account:
     """Verify credentials and compare the balance with ``estimated_cost``.
 
     Any failure of the check stops the run before it spends (a :class:`FatalApiError` whose
     message says what to do): refused credentials name the environment variables to check;
     an answer that stayed broken after the retries suggests trying later or skipping the check.
+    With ``early``, the answer of the call it sent at start-up is used (and its calls are
+    counted in ``client``'s stats and rate window) instead of calling again.
     """
+    if early is not None:
+        import anyio
+        account = await anyio.to_thread.run_sync(early.wait, client)
+    else:
+        account = await fetch_account(client)
+    if account.balance is not None and account.balance < estimated_cost and not go_on_when_low:
+        raise LowBalanceError(
+            f"the balance (${account.balance:,.2f}) is below the estimated cost of this run "
+            f"(${estimated_cost:,.2f}); top up, lower the work, or set run.continue_on_low_balance"
+        )
+    return account
+
+
+async def fetch_account(client: ApiClient) -> Account:
+    """Call ``appendix/user_data`` (with the client's retries): the account, or a
+    :class:`FatalApiError` that says what to do."""
     try:
         call = await client.call("GET", USER_DATA)
     except FatalApiError as exc:
@@ -57,10 +81,94 @@ async def check_account(client: ApiClient, estimated_cost: float, *, go_on_when_
             f"run.check_balance = false)", status_code=exc.status_code, http_status=exc.http_status)
         error.attempts = exc.attempts
         raise error from None
-    account = parse_account(call.tasks[0].result if call.tasks else [])
-    if account.balance is not None and account.balance < estimated_cost and not go_on_when_low:
-        raise LowBalanceError(
-            f"the balance (${account.balance:,.2f}) is below the estimated cost of this run "
-            f"(${estimated_cost:,.2f}); top up, lower the work, or set run.continue_on_low_balance"
-        )
-    return account
+    return parse_account(call.tasks[0].result if call.tasks else [])
+
+
+class EarlyAccountCheck:
+    """The credentials check sent the moment the job is known, while the run still imports,
+    opens its output and plans (``auditor bulk`` sends its first request within ~0.3 s).
+
+    It runs on its own thread with its own event loop and a :class:`BlockingTransport`, and
+    imports only the client, the envelope and the gateways (not aiohttp, pyarrow or numpy). The
+    balance is compared with the plan's estimate later, in :func:`check_account`, before any
+    paid request. Started by the command line (:func:`auditor.cli`); a job run without it
+    checks the account the ordinary way.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+        self._done = threading.Event()
+        self._account: Account | None = None
+        self._error: BaseException | None = None
+        self._stats = CallStats()
+        self._sent: list[float] = []
+        self._thread = threading.Thread(target=self._run, name="auditor-account-check", daemon=True)
+
+    @classmethod
+    def start(cls, job: Job) -> EarlyAccountCheck | None:
+        """Send the check now, or return None when the run should do it itself (no check
+        wanted, the bundled simulator, credentials missing: the run reports that)."""
+        if not job.run.check_balance or job.simulator.enabled:
+            return None
+        check = cls(job)
+        try:
+            check._connection = check._connect()
+        except ConfigError:
+            return None
+        check._thread.start()
+        return check
+
+    def _connect(self) -> Any:
+        from auditor.protocol.gateways import GATEWAYS, Connection, credentials_from_env
+        api = self._job.api
+        return Connection.create(api.gateway, credentials_from_env(GATEWAYS[api.gateway]),
+                                 base_url=api.base_url, body_shape=api.body_shape)
+
+    def _run(self) -> None:
+        import anyio
+
+        from auditor.fetch.budget import Budget
+        from auditor.fetch.client import RetryPolicy
+        from auditor.fetch.limiters import AdaptiveConcurrency, RateLimiter
+        from auditor.fetch.oneshot import BlockingTransport
+
+        api = self._job.api
+        sent = self._sent
+
+        class _Logged(RateLimiter):  # remember when each attempt left, for the run's rate window
+            async def acquire(self) -> None:
+                await super().acquire()
+                sent.append(time.monotonic())
+
+        client = ApiClient(BlockingTransport(timeout_s=api.timeout_seconds), self._connection,
+                           rate=_Logged(api.rate_limit_per_minute, window_s=api.rate_window_seconds),
+                           concurrency=AdaptiveConcurrency(1), budget=Budget(),
+                           retry=RetryPolicy(max_attempts=api.max_attempts, base_delay_s=api.retry_base_seconds,
+                                             max_delay_s=api.retry_max_seconds))
+        try:
+            self._account = anyio.run(fetch_account, client)
+        except BaseException as exc:  # handed to the run, which stops on it
+            self._error = exc
+        finally:
+            self._stats = client.stats
+            self._done.set()
+
+    def wait(self, client: ApiClient | None = None) -> Account:
+        """The account (blocking until the answer is in), or the check's error raised. With
+        ``client``, the check's calls are added to its stats and its rate limiter's window."""
+        self._done.wait()
+        if client is not None:
+            stats, mine = client.stats, self._stats
+            stats.requests += mine.requests
+            stats.retries += mine.retries
+            stats.rate_limited += mine.rate_limited
+            stats.congested += mine.congested
+            stats.failed_calls += mine.failed_calls
+            for code, n in mine.by_code.items():
+                stats.by_code[code] = stats.by_code.get(code, 0) + n
+            client.rate.record_sent(self._sent)
+            self._stats, self._sent = CallStats(), []  # counted once
+        if self._error is not None:
+            raise self._error
+        assert self._account is not None
+        return self._account
