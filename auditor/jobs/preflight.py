@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import ApiError, AuditorError, ConfigError, FatalApiError
@@ -107,13 +108,17 @@ class EarlyAccountCheck:
     @classmethod
     def start(cls, job: Job) -> EarlyAccountCheck | None:
         """Send the check now, or return None when the run should do it itself (no check
-        wanted, the bundled simulator, credentials missing: the run reports that)."""
+        wanted, the bundled simulator, credentials missing or an output folder that cannot be
+        made: the run reports those)."""
         if not job.run.check_balance or job.simulator.enabled:
             return None
         check = cls(job)
         try:
             check._connection = check._connect()
-        except ConfigError:
+            # Not even a free call for a run that could not keep its output (the run then
+            # stops with the reason, exit 6).
+            Path(job.run.out).mkdir(parents=True, exist_ok=True)
+        except (ConfigError, OSError):
             return None
         check._thread.start()
         return check
