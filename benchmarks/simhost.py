@@ -53,6 +53,7 @@ def control_app(sim: RunningSimulator) -> web.Application:
             "concurrency_rejected_40209": stats.concurrency_rejected,
             "max_concurrent": stats.max_concurrent,
             "status_codes": {str(k): v for k, v in stats.status_codes.items()},
+            "per_endpoint": dict(stats.per_endpoint),
             "arrivals": len(arrivals),
             "first_arrival": arrivals[0] if arrivals else None,
             "last_arrival": arrivals[-1] if arrivals else None,
