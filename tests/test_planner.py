@@ -349,3 +349,28 @@ def test_planner_benchmark_runs() -> None:
     assert {r["shape"] for r in figures["results"]} == {"heavy-tailed", "many-tiny", "one-giant"}
     assert figures["worst_ratio"] <= 1.10
     assert all(r["lines"] == 2000 and r["requests"] >= r["lower_bound"] for r in figures["results"])
+
+
+def test_in_window_repeats_are_exact_even_when_keys_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeats are found by 64-bit keys and checked against the strings: with a key function
+    that collides all the time, the plan is still the exact one."""
+    import auditor.plan.builder as builder
+
+    lines = _messy_list(3_000, seed=11)
+    exact = [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000_000) for c in w.chunks]
+    stats = [w.stats for w in build_plan(lines, window=1_000_000)]
+    monkeypatch.setattr(builder, "xxh3_64_intdigest", lambda data: len(data) % 7)
+    colliding = [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000_000) for c in w.chunks]
+    assert colliding == exact
+    assert [w.stats for w in build_plan(lines, window=1_000_000)] == stats
+
+
+def test_window_chunks_are_a_lazy_sequence() -> None:
+    lines = _messy_list(2_000, seed=13)
+    (window,) = list(build_plan(lines, max_targets=50, max_domains=10))
+    chunks = list(window.chunks)
+    assert len(window.chunks) == len(chunks) > 3
+    assert window.chunks[-1] == chunks[-1] and window.chunks[1:3] == chunks[1:3]
+    assert window.chunks == chunks
+    with pytest.raises(IndexError):
+        window.chunks[len(chunks)]

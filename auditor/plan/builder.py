@@ -1,7 +1,7 @@
 """The streaming plan builder: lines in, requests ("chunks") and rejected lines out.
 
 :func:`build_plan` reads its input a window at a time (``window`` lines, a million by default,
-about 250 MB of Python strings at its peak), and for each window
+held compactly: Arrow strings and numpy ids, ~60 MB at a million lines), and for each window
 
 * normalises every line; a bad one becomes a :class:`Reject` and is never sent;
 * drops repeats: exactly within the window, and across windows by 64-bit keys
@@ -15,22 +15,28 @@ Windows only ever look back, so a window's chunks never change once it has been 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import chain, count, islice
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+from xxhash import xxh3_64_intdigest
 
-from auditor.plan.dedup import SeenKeys, target_keys
+from auditor.plan.dedup import SeenKeys
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, lower_bound, pack_ids
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.read import SourceLine, iter_lines
 
 DEFAULT_WINDOW = 1_000_000
 """Input lines per planning window."""
+
+_BATCH = 1 << 16
+"""Normalised targets are moved into Arrow every this many lines while a window is read."""
 
 
 class Reject(NamedTuple):
@@ -77,27 +83,104 @@ class WindowStats:
     lower_bound: int
 
 
+class _Strings:
+    """Strings held in Arrow pieces (the batches a window was read in), addressed by one index
+    across them: never concatenated, so a window is never held twice."""
+
+    __slots__ = ("pieces", "starts")
+
+    def __init__(self, pieces: list[pa.Array]) -> None:
+        self.pieces = pieces
+        self.starts = np.cumsum([0, *(len(piece) for piece in pieces)], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def take(self, positions: npt.NDArray[np.int64]) -> list[str]:
+        """The strings at ``positions`` (any order), as a list."""
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        bounds = np.searchsorted(ordered, self.starts).tolist()
+        values: list[str] = []
+        for i, piece in enumerate(self.pieces):
+            lo, hi = bounds[i], bounds[i + 1]
+            if hi > lo:
+                values += piece.take(pa.array(ordered[lo:hi] - self.starts[i])).to_pylist()
+        back = np.empty_like(order)
+        back[order] = np.arange(order.size)
+        return [values[i] for i in back.tolist()]
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> _Strings:
+        """Only the strings where ``mask`` is true."""
+        bounds = self.starts.tolist()
+        return _Strings([piece.filter(pa.array(mask[bounds[i]:bounds[i + 1]]))
+                         for i, piece in enumerate(self.pieces)])
+
+
+class ChunkList(Sequence[Chunk]):
+    """A window's chunks, each made when it is asked for, from the window's compact form: the
+    targets in one Arrow string array and each chunk's members as an index array. A window of a
+    million targets then holds ~60 MB rather than a million Python strings, lists and a dict
+    (~250 MB); whoever walks the chunks (spooling them, printing them) holds one at a time.
+    Equal to any sequence of the same chunks."""
+
+    __slots__ = ("_targets", "_members", "_n_domains", "_first")
+
+    def __init__(self, targets: _Strings, members: list[npt.NDArray[np.int64]], n_domains: list[int],
+                 first: int) -> None:
+        self._targets = targets
+        self._members = members
+        self._n_domains = n_domains
+        self._first = first
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self._members))[i]  # negative indices; IndexError past the end
+        targets = self._targets.take(self._members[i])
+        return Chunk.make(self._first + i, targets, self._n_domains[i])
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self._members)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ChunkList({len(self)} chunks from #{self._first})"
+
+
 @dataclass(frozen=True)
 class PlanWindow:
     """What one window of input produced."""
 
     index: int
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     rejects: list[Reject]
     stats: WindowStats
 
 
 @dataclass
 class _Collected:
-    """One window's input after normalising and in-window de-duplication."""
+    """One window's input after normalising: every accepted line's target (Arrow string
+    batches, repeats included), its 64-bit key (:mod:`auditor.plan.dedup`) and its domain's id
+    (ids in order of first appearance)."""
 
     lines: int = 0
-    targets: dict[str, str] = field(default_factory=dict)  # target -> registrable domain, in input order
+    targets: list[pa.Array] = field(default_factory=list)
+    keys: array = field(default_factory=lambda: array("Q"))
+    domain_ids: array = field(default_factory=lambda: array("q"))
     rejects: list[Reject] = field(default_factory=list)
-
-    @property
-    def duplicates(self) -> int:
-        return self.lines - len(self.rejects) - len(self.targets)
 
 
 def build_plan(
@@ -143,11 +226,17 @@ def plan_files(
 
 
 def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
-    """Read up to ``limit`` lines: normalise, reject, and drop in-window repeats."""
+    """Read up to ``limit`` lines: normalise and reject. Repeats are dropped in :func:`_plan_window`."""
     collected = _Collected()
-    keep_first = collected.targets.setdefault  # one probe of a big dict per line, where it matters
     rejects = collected.rejects
     split = normalise_with_domain
+    key_of = xxh3_64_intdigest
+    domain_id: dict[str, int] = {}  # a few bytes a domain, not a line
+    new_id = domain_id.setdefault
+    add_id = collected.domain_ids.append
+    add_key = collected.keys.append
+    batch: list[str] = []
+    keep = batch.append
     n_lines = 0
     for source, line, text in islice(stream, limit):
         n_lines += 1
@@ -156,7 +245,14 @@ def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
         except InvalidTarget as exc:
             rejects.append(Reject(source, line, text, exc.reason, exc.message))
             continue
-        keep_first(target, domain)
+        keep(target)
+        add_key(key_of(target.encode()))
+        add_id(new_id(domain, len(domain_id)))
+        if len(batch) >= _BATCH:
+            collected.targets.append(pa.array(batch, type=pa.string()))
+            batch.clear()
+    if batch:
+        collected.targets.append(pa.array(batch, type=pa.string()))
     collected.lines = n_lines
     return collected
 
@@ -170,27 +266,25 @@ def _plan_window(
     max_targets: int,
     max_domains: int,
 ) -> PlanWindow:
-    targets = list(collected.targets)
-    # Domain ids in order of first appearance, from Arrow's hash table rather than a Python dict.
-    domains = pa.array(list(collected.targets.values()), type=pa.string()).dictionary_encode()
-    domain_ids = domains.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    duplicates = collected.duplicates
+    # In-window repeats: the first occurrence of each target is kept, in input order.
+    first = _first_occurrences(collected)
+    keys = np.frombuffer(collected.keys, dtype=np.uint64)[first]
+    domain_ids = np.frombuffer(collected.domain_ids, dtype=np.int64)[first]
+    targets = _take_sorted(collected.targets, first)
+    del first
+    collected.keys, collected.domain_ids = array("Q"), array("q")  # per line: no longer needed
+    duplicates = collected.lines - len(collected.rejects) - len(targets)
     if len(seen) or more_follow:
-        keys = target_keys(targets)
         new = ~seen.contains(keys)
         if not new.all():
             duplicates += int(np.count_nonzero(~new))
             keys, domain_ids = keys[new], domain_ids[new]
-            targets = [target for target, keep in zip(targets, new.tolist(), strict=True) if keep]
+            targets = targets.keep(new)
         if more_follow:
             seen.add(keys)
 
     packing = pack_ids(domain_ids, max_targets=max_targets, max_domains=max_domains)
-    as_objects = np.array(targets, dtype=object)
-    chunks = [
-        Chunk.make(first_chunk + number, as_objects[members].tolist(), n_domains)
-        for number, (members, n_domains) in enumerate(zip(packing.chunks, packing.n_domains, strict=True))
-    ]
+    chunks = ChunkList(targets, packing.chunks, packing.n_domains, first_chunk)
     n_domains_in_window = int(np.count_nonzero(np.bincount(domain_ids))) if domain_ids.size else 0
     stats = WindowStats(
         lines=collected.lines,
@@ -204,3 +298,52 @@ def _plan_window(
         ),
     )
     return PlanWindow(index, chunks, collected.rejects, stats)
+
+
+def _first_occurrences(collected: _Collected) -> npt.NDArray[np.int64]:
+    """Positions (ascending) of the first line of each distinct target in the window.
+
+    Found from the 64-bit keys with one sort (~40 MB at a million lines, where a hash table of
+    the strings took ~110 MB), then checked against the strings: every repeat is compared with
+    the line it repeats, and in the (astronomically rare) case of two different targets with
+    the same key the window is de-duplicated by exact strings instead. The result is the same
+    as exact de-duplication, always.
+    """
+    keys = np.frombuffer(collected.keys, dtype=np.uint64)
+    if not keys.size:
+        return np.empty(0, dtype=np.int64)
+    by_key = np.argsort(keys, kind="stable")  # equal keys: the earliest position first
+    sorted_keys = keys[by_key]
+    starts_run = np.empty(keys.size, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts_run[1:])
+    del sorted_keys
+    first = by_key[starts_run]
+    if first.size == keys.size:
+        return np.sort(first)
+    repeats = by_key[~starts_run]
+    originals = first[np.cumsum(starts_run)[~starts_run] - 1]
+    del by_key, starts_run
+    lines = _Strings(collected.targets)
+    if lines.take(repeats) != lines.take(originals):
+        codes = pa.chunked_array(collected.targets, type=pa.string()).dictionary_encode()  # a key collision:
+        # exact strings decide
+        _, first = np.unique(np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in codes.chunks]),
+                             return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
+def _take_sorted(batches: list[pa.Array], positions: npt.NDArray[np.int64]) -> _Strings:
+    """The elements at ascending ``positions`` of the concatenation of ``batches``, taken batch
+    by batch (each batch is released once taken from: no second copy of the window)."""
+    out = []
+    start = 0
+    for i, batch in enumerate(batches):
+        end = start + len(batch)
+        lo, hi = np.searchsorted(positions, (start, end))
+        if hi > lo:
+            out.append(batch.take(pa.array(positions[lo:hi] - start)))
+        batches[i] = None  # type: ignore[call-overload]
+        start = end
+    batches.clear()
+    return _Strings(out)

@@ -260,7 +260,7 @@ def _split_scheme(s: str) -> tuple[str | None, str, bool]:
     raise InvalidTarget("unsupported_scheme", f"scheme {name!r} in {_show(s)}")
 
 
-_HOST_CACHE_SIZE = 1 << 18
+_HOST_CACHE_SIZE = 1 << 16
 _host_cache: dict[str, tuple[str, str, str]] = {}
 
 
