@@ -16,6 +16,11 @@ def test_render_shows_done_rate_cost_and_eta() -> None:
     assert "ETA 3m00s" in line  # 60 s for a quarter: three more minutes
 
 
+def test_render_appends_a_note_such_as_crawls_waiting() -> None:
+    line = render(RunProgress(started=0.0), None, requests=0, now=1.0, note="2 crawls still running")
+    assert line.endswith("2 crawls still running")
+
+
 def test_render_without_a_total_has_no_eta() -> None:
     line = render(RunProgress(targets_done=5, started=0.0), None, requests=1, now=1.0)
     assert "5 targets" in line and "ETA" not in line

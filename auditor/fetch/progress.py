@@ -22,8 +22,8 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-def render(progress: RunProgress, total_targets: int | None, requests: int, now: float) -> str:
-    """The progress line for the current counters (pure, for tests)."""
+def render(progress: RunProgress, total_targets: int | None, requests: int, now: float, note: str = "") -> str:
+    """The progress line for the current counters (pure, for tests); ``note`` is appended."""
     elapsed = max(now - progress.started, 1e-9)
     done = progress.targets_done
     rpm = requests / elapsed * 60
@@ -35,6 +35,8 @@ def render(progress: RunProgress, total_targets: int | None, requests: int, now:
         parts.append(f"{progress.failed:,} failed")
     if total_targets and done:
         parts.append("ETA " + _duration(elapsed * (total_targets - done) / done))
+    if note:
+        parts.append(note)
     return "  ".join(parts)
 
 
@@ -42,13 +44,15 @@ class ProgressDisplay:
     """Redraws :func:`render` every ``interval`` seconds while the run goes on."""
 
     def __init__(self, progress: RunProgress, requests: Callable[[], int], total_targets: Callable[[], int | None],
-                 *, quiet: bool = False, stream: TextIO | None = None, interval: float = 0.5) -> None:
+                 *, quiet: bool = False, stream: TextIO | None = None, interval: float = 0.5,
+                 note: Callable[[], str] = str) -> None:
         self.progress = progress
         self.requests = requests
         self.total_targets = total_targets
         self.stream = stream or sys.stderr
         self.enabled = not quiet and self.stream.isatty()
         self.interval = interval
+        self.note = note  # e.g. how many crawls are still running
 
     async def run(self) -> None:
         """Draw until cancelled; the caller cancels it when the run ends."""
@@ -64,6 +68,6 @@ class ProgressDisplay:
             self.stream.flush()
 
     def draw(self) -> None:
-        line = render(self.progress, self.total_targets(), self.requests(), time.monotonic())
+        line = render(self.progress, self.total_targets(), self.requests(), time.monotonic(), self.note())
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()

@@ -186,7 +186,12 @@ async def _run_sections(runner: Runner, client: ApiClient, sections: list[Sectio
         return executors[unit.endpoint](unit)
 
     total = sum(s.summary.targets for s in sections)
-    display = ProgressDisplay(runner.progress, lambda: client.stats.requests, lambda: total, quiet=quiet)
+    waiter = next((getattr(s.executor, "waiter", None) for s in sections if hasattr(s.executor, "waiter")), None)
+
+    def note() -> str:
+        return f"{waiter.waiting} crawls still running" if waiter is not None and waiter.waiting else ""
+
+    display = ProgressDisplay(runner.progress, lambda: client.stats.requests, lambda: total, quiet=quiet, note=note)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, runner)
         tg.start_soon(display.run)
