@@ -210,6 +210,20 @@ class DatasetWriter:
         return _OpenFile(seq, final, self.schema, self.compression_level)
 
 
+#: String columns with few distinct values per file, where dictionary pages pay.
+_LOW_CARDINALITY = frozenset({"type", "run_id", "task_id", "endpoint", "unit_id", "status_message",
+                              "info_server", "info_cms", "info_country", "domain_from", "domain_to",
+                              "page_from_scheme", "page_to_scheme", "direction", "hreflang"})
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns written with dictionary encoding: only the low-cardinality strings. Trying it on
+    every column (Arrow's default) cost a third of the write time of a bulk_pages_summary file
+    (integers, URLs and map entries fall back to plain pages anyway) and made it 10% larger
+    (4.2 -> 2.7 us and 120 -> 108 bytes a row, zstd in both)."""
+    return [f.name for f in schema if f.name in _LOW_CARDINALITY and pa.types.is_string(f.type)]
+
+
 def _statistics_columns(schema: pa.Schema) -> list[str]:
     """Columns worth min/max statistics: the flat ones. Statistics of map keys and list items
     prune nothing and cost about a quarter of the write time of a bulk_pages_summary file."""
@@ -229,6 +243,7 @@ class _OpenFile:
             self._writer = pq.ParquetWriter(
                 str(self.temp), schema, compression=COMPRESSION,
                 compression_level=compression_level,
+                use_dictionary=_dictionary_columns(schema),
                 write_statistics=_statistics_columns(schema))
         except (OSError, pa.ArrowException) as exc:
             self._fail(exc)
