@@ -3,7 +3,8 @@
 1. Open the output folder and the checkpoint; resume the job's unfinished run or start a new one.
 2. Plan every section once without fetching (totals, estimated cost, rejects file).
 3. Start the bundled simulator if the job asks for it.
-4. Check credentials and balance with the free ``appendix/user_data``.
+4. Check credentials and balance with the free ``appendix/user_data`` (the command line sends
+   that call at start-up, :class:`EarlyAccountCheck`; its answer is compared with the estimate here).
 5. Start On-Page crawls that have no task id yet (checkpointed at once: never paid twice).
 6. Run every section's units through one runner: one budget, one rate limit, one concurrency.
 7. Flush, write the manifest, print a summary, and return an exit code.
