@@ -52,7 +52,8 @@ async def check_account(client: ApiClient, estimated_cost: float, *, go_on_when_
     """
     if early is not None:
         import anyio
-        account = await anyio.to_thread.run_sync(early.wait, client)
+        # abandon_on_cancel: an interrupted run does not wait for a hanging check to time out
+        account = await anyio.to_thread.run_sync(early.wait, client, abandon_on_cancel=True)
     else:
         account = await fetch_account(client)
     if account.balance is not None and account.balance < estimated_cost and not go_on_when_low:
@@ -103,6 +104,7 @@ class EarlyAccountCheck:
         self._error: BaseException | None = None
         self._stats = CallStats()
         self._sent: list[float] = []
+        self._connection: Any = None
         self._thread = threading.Thread(target=self._run, name="auditor-account-check", daemon=True)
 
     @classmethod
