@@ -203,12 +203,14 @@ def measure(client: str, command: list[str], sim: Simulator, *, env: dict[str, s
     )
 
 
-def run_auditor(sim: Simulator, targets_file: Path, work: Path, cpu: int | None) -> RunFigures:
+def run_auditor(sim: Simulator, targets_file: Path, work: Path, cpu: int | None, *,
+                rate_limit: int = 2000, concurrency: int = 30) -> RunFigures:
     out = work / "auditor-out"
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "DATAFORSEO_LOGIN": "demo", "DATAFORSEO_PASSWORD": "demo"}
     command = [sys.executable, "-m", "auditor", "bulk", str(targets_file), "--base-url", sim.base_url,
-               "--out", str(out), "--fresh", "-q"]
+               "--out", str(out), "--fresh", "-q", "--rate-limit", str(rate_limit),
+               "--concurrency", str(concurrency)]
 
     def count(_stdout: str) -> tuple[int, int]:
         manifest = json.loads(next((out / "_runs").glob("*/manifest.json")).read_text())
@@ -223,12 +225,13 @@ def run_auditor(sim: Simulator, targets_file: Path, work: Path, cpu: int | None)
     return figures
 
 
-def run_peer(sim: Simulator, targets_file: Path, work: Path, cpu: int | None, targets: int) -> RunFigures:
+def run_peer(sim: Simulator, targets_file: Path, work: Path, cpu: int | None, targets: int, *,
+             rate_limit: int = 2000, concurrency: int = 30) -> RunFigures:
     out = work / "peer-out"
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "DATAFORSEO_LOGIN": "demo", "DATAFORSEO_PASSWORD": "demo"}
     command = [sys.executable, "-m", "benchmarks.peer", str(targets_file), "--base-url", sim.base_url,
-               "--out", str(out)]
+               "--out", str(out), "--rate-limit", str(rate_limit), "--threads", str(concurrency)]
 
     def count(stdout: str) -> tuple[int, int]:
         return json.loads(stdout.strip().splitlines()[-1])["items"], targets
@@ -326,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[RunFigures] = []
         for (path, planned, requests), n in zip(prepared, sizes):
             print(f"{n:,} targets: {len(planned):,} distinct, {requests:,} requests planned", flush=True)
-            runs.append(run_auditor(sim, path, work, client_cpu))
+            limits = {"rate_limit": args.rate_limit, "concurrency": args.concurrency}
+            runs.append(run_auditor(sim, path, work, client_cpu, **limits))
             if not args.memory and not args.no_peer:
-                runs.append(run_peer(sim, path, work, client_cpu, len(planned)))
+                runs.append(run_peer(sim, path, work, client_cpu, len(planned), **limits))
     finally:
         sim.close()
 
