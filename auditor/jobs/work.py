@@ -167,7 +167,7 @@ def build_sections(job: Job, client: ApiClient, run_id: str, *, waiter: CrawlWai
         sections.append(Section(INDEX, _literal_plan(INDEX.name, [("all", "")]), executor))
     if (bulk := job.bulk_pages_summary) is not None:
         sections.append(Section(
-            BULK_PAGES_SUMMARY, lambda: build_plan(_lines(bulk)),
+            BULK_PAGES_SUMMARY, lambda: build_plan(_lines(bulk), max_targets=BULK_PAGES_SUMMARY.targets_per_task),
             ChunkExecutor(client, BULK_PAGES_SUMMARY, task_options(bulk), run_id)))
     for endpoint, section in ((DOMAIN_PAGES_SUMMARY, job.domain_pages_summary), (HISTORY, job.history)):
         if section is None:
@@ -176,7 +176,7 @@ def build_sections(job: Job, client: ApiClient, run_id: str, *, waiter: CrawlWai
         if endpoint.paging:
             endpoint = _with_limit(endpoint, getattr(section, "limit", endpoint.paging.limit))
         sections.append(Section(
-            endpoint, _one_per_target(endpoint.name, section),
+            endpoint, _one_per_target(endpoint, section),
             PerTargetExecutor(client, endpoint, _target_task(options), run_id)))
     if (crawl := job.on_page_links) is not None and waiter is not None:
         endpoint = _with_limit(ON_PAGE_LINKS, crawl.limit)
@@ -210,13 +210,14 @@ def _domains_only(lines: Iterator[SourceLine], rejects: list[Reject]) -> Iterato
                                   f"{target!r} is a page; this endpoint takes a domain"))
 
 
-def _one_per_target(endpoint: str, source: TargetSource) -> Callable[[], Iterator[PlanWindow]]:
+def _one_per_target(endpoint: Endpoint, source: TargetSource) -> Callable[[], Iterator[PlanWindow]]:
     """A plan of one domain per unit, with unit ids that name the domain."""
 
     def windows() -> Iterator[PlanWindow]:
         extra: list[Reject] = []
-        for window in build_plan(_domains_only(_lines(source), extra), max_targets=1, max_domains=1):
-            chunks = [Chunk(c.index, f"{endpoint}:{c.targets[0]}", c.targets, 1) for c in window.chunks]
+        for window in build_plan(_domains_only(_lines(source), extra), max_targets=endpoint.targets_per_task,
+                                 max_domains=endpoint.targets_per_task):
+            chunks = [Chunk(c.index, f"{endpoint.name}:{c.targets[0]}", c.targets, 1) for c in window.chunks]
             stats = replace(window.stats, lines=window.stats.lines + len(extra),
                             rejects=window.stats.rejects + len(extra))
             yield PlanWindow(window.index, chunks, [*window.rejects, *extra], stats)

@@ -1,8 +1,7 @@
 """The product's endpoints, declared as data.
 
 Each :class:`Endpoint` says where it lives, how a task is priced, how many targets one task
-carries, how its results page, how result items find their target, and which dataset they land
-in. The runner reads these declarations; adding an endpoint is a new entry here (plus its Arrow
+carries, how its results page, and which dataset they land in. The runner reads these declarations; adding an endpoint is a new entry here (plus its Arrow
 schema in :mod:`auditor.write.schemas`), not new control flow.
 """
 
@@ -48,8 +47,7 @@ class Endpoint:
     path: str
     method: Literal["GET", "POST"]
     dataset: str
-    targets_per_task: int  # 1000 for bulk, 1 for per-target endpoints, 0 for none
-    match: Literal["url", "target"]  # items carry their url / all items answer the task's target
+    targets_per_task: int  # the planner's chunk size: 1000 for bulk, 1 per-target, 0 for none
     paging: Paging | None = None
     items: Callable[[dict[str, Any]], list[dict[str, Any]]] = _items
 
@@ -65,24 +63,24 @@ class Endpoint:
 
 BULK_PAGES_SUMMARY = Endpoint(
     name="bulk_pages_summary", path="backlinks/bulk_pages_summary/live", method="POST",
-    dataset="bulk_pages_summary", targets_per_task=1000, match="url",
+    dataset="bulk_pages_summary", targets_per_task=1000,
 )
 DOMAIN_PAGES_SUMMARY = Endpoint(
     name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",
-    dataset="domain_pages_summary", targets_per_task=1, match="target",
+    dataset="domain_pages_summary", targets_per_task=1,
     paging=Paging("offset"),
 )
 HISTORY = Endpoint(
     name="history", path="backlinks/history/live", method="POST",
-    dataset="backlinks_history", targets_per_task=1, match="target",
+    dataset="backlinks_history", targets_per_task=1,
 )
 INDEX = Endpoint(
     name="index", path="backlinks/index", method="GET",
-    dataset="backlinks_index", targets_per_task=0, match="target", items=_whole,
+    dataset="backlinks_index", targets_per_task=0, items=_whole,
 )
 ON_PAGE_LINKS = Endpoint(
     name="on_page_links", path="on_page/links", method="POST",
-    dataset="on_page_links", targets_per_task=1, match="target",
+    dataset="on_page_links", targets_per_task=1,
     paging=Paging("token"),
 )
 
