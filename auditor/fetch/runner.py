@@ -25,7 +25,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from auditor.errors import ApiError, AuditorError, FatalApiError, OutputError
 from auditor.fetch.budget import BudgetExhausted
-from auditor.write.sink import ErrorRecord, UnitResult
+from auditor.write.sink import ErrorRecord, RunSink, UnitResult
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,9 @@ class RunProgress:
 class Runner:
     """Runs units with ``workers`` concurrent executors and one writer."""
 
-    def __init__(self, sink: Any, *, workers: int = 32, flush_seconds: float = 30.0) -> None:
-        self.sink = sink
+    def __init__(self, sink: RunSink, *, workers: int = 32) -> None:
+        self.sink = sink  # it decides when to flush (rows per file, flush interval)
         self.workers = workers
-        self.flush_seconds = flush_seconds
         self.progress = RunProgress()
         self.stop_reason: str | None = None
         self.stop_error: BaseException | None = None
@@ -123,9 +122,7 @@ class Runner:
             async for result in execute(unit):
                 # Journal it now, not when the writer gets to it: a crash while it waits in
                 # the queue is then reported as work fetched again, not silently lost.
-                receive = getattr(self.sink, "receive", None)
-                if receive is not None:
-                    result = await anyio.to_thread.run_sync(receive, result)
+                result = await anyio.to_thread.run_sync(self.sink.receive, result)
                 await send.send(result)
         except FatalApiError as exc:
             self.stop(f"fatal API error: {exc}", exc)
@@ -137,7 +134,6 @@ class Runner:
             await send.send(failed_unit(unit, error_records(unit, unit.targets, message=message)))
 
     async def _write(self, receive: ObjectReceiveStream[UnitResult]) -> None:
-        last_flush = time.monotonic()
         async with receive:
             async for result in receive:
                 if self.write_error is not None:
@@ -145,9 +141,8 @@ class Runner:
                 try:
                     await anyio.to_thread.run_sync(self.sink.add, result)
                     self._count(result)
-                    if self.sink.flush_due() or time.monotonic() - last_flush >= self.flush_seconds:
+                    if self.sink.flush_due():
                         await anyio.to_thread.run_sync(self.sink.flush)
-                        last_flush = time.monotonic()
                 except OutputError as exc:
                     self._write_failed(exc)
         if self.write_error is None:
