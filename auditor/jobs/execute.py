@@ -161,7 +161,7 @@ async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, st
                     state.account = {"balance_before_usd": account.balance}
                 if job.on_page_links is not None:
                     await _start_crawls(job, client, sink, sections)
-                await _run_sections(runner, client, sections, sink, quiet)
+                await _run_sections(runner, client, sections, sink, quiet, waiter)
             except FatalApiError as exc:
                 runner.stop(f"fatal API error: {exc}", exc)
             except (LowBalanceError, BudgetExhausted) as exc:
@@ -175,7 +175,7 @@ async def _execute(job: Job, resume: ResumeMode, quiet: bool, started: float, st
 
 
 async def _run_sections(runner: Runner, client: ApiClient, sections: list[Section], sink: RunSink,
-                        quiet: bool) -> None:
+                        quiet: bool, waiter: CrawlWaiter | None) -> None:
     executors = {s.endpoint.name: s.executor for s in sections}
 
     def all_units() -> Iterator[WorkUnit]:
@@ -187,7 +187,6 @@ async def _run_sections(runner: Runner, client: ApiClient, sections: list[Sectio
         return executors[unit.endpoint](unit)
 
     total = sum(s.summary.targets for s in sections)
-    waiter = next((getattr(s.executor, "waiter", None) for s in sections if hasattr(s.executor, "waiter")), None)
 
     def note() -> str:
         return f"{waiter.waiting} crawls still running" if waiter is not None and waiter.waiting else ""
