@@ -102,7 +102,6 @@ class AdaptiveConcurrency:
         self._limiter = anyio.CapacityLimiter(maximum)
         self._recover_after = recover_after
         self._successes = 0
-        self.lowered = 0
 
     @property
     def current(self) -> int:
@@ -120,7 +119,6 @@ class AdaptiveConcurrency:
 
     def congested(self) -> None:
         """A 40209 came back: drop a quarter of the slots (at least one, never below one)."""
-        self.lowered += 1
         self._successes = 0
         self._limiter.total_tokens = max(1, min(self.current - 1, math.floor(self.current * 0.75)))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Protocol
 
 import aiohttp
@@ -53,8 +52,7 @@ class AiohttpTransport:
         )
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -23,15 +23,11 @@ class Price:
 
     def cost(self, units: int) -> float:
         """The charge of one successful task billing ``units`` units."""
-        return round(self.per_request + self.per_unit * units, 8)
+        return round(self.worst_case(units), 8)
 
     def worst_case(self, units: int) -> float:
         """The most one task billing up to ``units`` units can cost (unrounded, for reservations)."""
         return self.per_request + self.per_unit * units
-
-    @property
-    def free(self) -> bool:
-        return self.per_request == 0.0 and self.per_unit == 0.0
 
 
 FREE = Price()
@@ -52,8 +48,3 @@ PRICES: dict[str, Price] = {
     "appendix/errors": FREE,
     "appendix/user_data": FREE,
 }
-
-
-def price_of(endpoint: str) -> Price:
-    """The price of ``endpoint``; every registered endpoint has one (a missing one is a bug)."""
-    return PRICES[endpoint]
