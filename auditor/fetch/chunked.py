@@ -21,8 +21,9 @@ from auditor.errors import ApiError, FatalApiError, RequestError
 from auditor.fetch.client import ApiClient
 from auditor.fetch.runner import WorkUnit, api_error_records
 from auditor.protocol.endpoints import Endpoint
-from auditor.protocol.envelope import single_task
+from auditor.protocol.envelope import parse_envelope, single_task
 from auditor.protocol.matching import match_items
+from auditor.protocol.typed import typed_parser
 from auditor.write.flatten import flatten
 from auditor.write.sink import ErrorRecord, UnitResult
 
@@ -49,6 +50,7 @@ class ChunkExecutor:
         self.run_id = run_id
         self.unmatched_items = 0
         self._cpu = anyio.CapacityLimiter(1)
+        self._parse = typed_parser(endpoint.dataset) if endpoint.typed_items else parse_envelope
 
     async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
         fetched = _Fetched()
@@ -65,7 +67,8 @@ class ChunkExecutor:
         task = {"targets": targets, **self.options}
         try:
             call = await self.client.call(self.endpoint.method, self.endpoint.path, [task],
-                                          worst_case_cost=self.endpoint.price.worst_case(len(targets)))
+                                          worst_case_cost=self.endpoint.price.worst_case(len(targets)),
+                                          parse=self._parse)
         except RequestError as exc:
             fetched.requests += exc.attempts
             if len(targets) > 1:
@@ -84,8 +87,7 @@ class ChunkExecutor:
         fetched.requests += call.attempts
         outcome = single_task(call.tasks)
         fetched.cost += outcome.cost
-        items = [item for result in outcome.result if isinstance(result, dict)
-                 for item in self.endpoint.items(result)]
+        items = [item for result in outcome.result for item in self.endpoint.items(result)]
         # Matching and flattening a full answer is ~10 ms of CPU: done on a worker thread, one
         # answer at a time, so that the event loop keeps the rate limiter's slots on time.
         batch, owners, unmatched = await anyio.to_thread.run_sync(
@@ -95,7 +97,7 @@ class ChunkExecutor:
         if batch is not None:
             fetched.batches.append(batch)
 
-    def _rows(self, items: list[dict[str, Any]], targets: list[str], task_id: str
+    def _rows(self, items: list[Any], targets: list[str], task_id: str
               ) -> tuple[pa.RecordBatch | None, list[str], int]:
         kept, owners, unmatched = match_items(items, targets)
         if not kept:

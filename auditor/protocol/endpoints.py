@@ -30,8 +30,9 @@ class Paging:
     total_field: str = "total_count"
 
 
-def _items(result: dict[str, Any]) -> list[dict[str, Any]]:
-    items = result.get("items")
+def _items(result: Any) -> list[Any]:
+    """A result's ``items``: from a dict, or from a typed struct (:mod:`auditor.protocol.typed`)."""
+    items = result.get("items") if isinstance(result, dict) else getattr(result, "items", None)
     return items if isinstance(items, list) else []
 
 
@@ -49,7 +50,11 @@ class Endpoint:
     dataset: str
     targets_per_task: int  # the planner's chunk size: 1000 for bulk, 1 per-target, 0 for none
     paging: Paging | None = None
-    items: Callable[[dict[str, Any]], list[dict[str, Any]]] = _items
+    items: Callable[[Any], list[Any]] = _items
+    #: Answers decoded by msgspec straight into item structs (:mod:`auditor.protocol.typed`):
+    #: for executors that need nothing of a result but its items (not paging, which reads
+    #: ``total_count`` and the token from the result dict).
+    typed_items: bool = False
 
     @property
     def price(self) -> Price:
@@ -63,7 +68,7 @@ class Endpoint:
 
 BULK_PAGES_SUMMARY = Endpoint(
     name="bulk_pages_summary", path="backlinks/bulk_pages_summary/live", method="POST",
-    dataset="bulk_pages_summary", targets_per_task=1000,
+    dataset="bulk_pages_summary", targets_per_task=1000, typed_items=True,
 )
 DOMAIN_PAGES_SUMMARY = Endpoint(
     name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",

@@ -9,7 +9,7 @@ empty success.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -46,6 +46,11 @@ class TaskOutcome:
     cost: float
     result: list[Any]
     data: dict[str, Any] | None
+
+
+EnvelopeParser = Callable[[int, bytes], list[TaskOutcome]]
+"""``(http_status, body) -> successful tasks``, raising :mod:`auditor.errors` exceptions:
+:func:`parse_envelope`, or a typed parser of :mod:`auditor.protocol.typed`."""
 
 
 def error_for(code: int, message: str, http_status: int | None = None) -> ApiError:

@@ -8,6 +8,7 @@ are folded to one key by :func:`match_key`, and rows are joined on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -47,7 +48,12 @@ def match_key(value: str) -> str:
     return key
 
 
-def match_items(items: list[dict[str, Any]], targets: list[str]) -> tuple[list[dict[str, Any]], list[str], int]:
+def item_url(item: Any) -> Any:
+    """The ``url`` of a decoded item: a dict, or a typed struct (:mod:`auditor.protocol.typed`)."""
+    return item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
+
+
+def match_items(items: Sequence[Any], targets: list[str]) -> tuple[list[Any], list[str], int]:
     """Pair items with the targets they answer; returns (items, their targets, unmatched count).
 
     The cheap exact comparisons catch nearly every item; :func:`match_key` is only computed
@@ -55,12 +61,11 @@ def match_items(items: list[dict[str, Any]], targets: list[str]) -> tuple[list[d
     """
     exact = set(targets)
     by_key: dict[str, str] | None = None
-    kept: list[dict[str, Any]] = []
+    kept: list[Any] = []
     owners: list[str] = []
     seen: set[str] = set()
     unmatched = 0
-    for item in items:
-        url = item.get("url")
+    for item, url in zip(items, map(item_url, items)):
         if not isinstance(url, str):
             unmatched += 1
             continue
