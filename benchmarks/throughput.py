@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,10 @@ class RunFigures:
     busiest_minute: int             # most requests in any 60 s window
     simulator_cpu_share: float      # simulator CPU seconds / wall seconds of the run
     simulator_bound: bool
+    planning_cpu_s: float | None = None  # auditor: reading, normalising, de-duplicating, packing
+    # auditor: CPU per million items of everything but planning (start-up, sending, decoding,
+    # flattening, writing): the answer pipeline's cost, whatever the list's shape
+    cpu_s_per_million_items_without_planning: float | None = None
 
 
 def _busiest_window(times: list[float], seconds: float = 60.0) -> int:
@@ -204,11 +208,15 @@ def measure(client: str, command: list[str], sim: Simulator, *, env: dict[str, s
 
 
 def run_auditor(sim: Simulator, targets_file: Path, work: Path, cpu: int | None, *,
-                rate_limit: int = 2000, concurrency: int = 30) -> RunFigures:
+                rate_limit: int = 2000, concurrency: int = 30, profile: Path | None = None) -> RunFigures:
     out = work / "auditor-out"
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "DATAFORSEO_LOGIN": "demo", "DATAFORSEO_PASSWORD": "demo"}
-    command = [sys.executable, "-m", "auditor", "bulk", str(targets_file), "--base-url", sim.base_url,
+    # py-spy's collapsed stacks (one line a stack, samples of the thread holding the GIL):
+    # C++ work without the GIL (Parquet compression, some Arrow kernels) is not in them.
+    wrapper = [_py_spy(), "record", "--gil", "--rate", "200", "--format", "raw",
+               "--output", str(profile), "--"] if profile else []
+    command = [*wrapper, sys.executable, "-m", "auditor", "bulk", str(targets_file), "--base-url", sim.base_url,
                "--out", str(out), "--fresh", "-q", "--rate-limit", str(rate_limit),
                "--concurrency", str(concurrency)]
 
@@ -218,11 +226,22 @@ def run_auditor(sim: Simulator, targets_file: Path, work: Path, cpu: int | None,
 
     figures = measure("auditor", command, sim, env=env, cpu=cpu, count_items=count)
     manifest = json.loads(next((out / "_runs").glob("*/manifest.json")).read_text())
+    planning = manifest["extra"]["cpu_s"]["planning"]
+    figures = replace(figures, planning_cpu_s=planning,
+                      cpu_s_per_million_items_without_planning=round(
+                          (figures.cpu_s - planning) / figures.items * 1e6, 2) if figures.items else 0.0)
     calls = manifest["extra"]["calls"]
     if calls["rate_limited_40202"] != figures.rate_errors_40202:
         print(f"note: the manifest counts {calls['rate_limited_40202']} 40202, the simulator "
               f"{figures.rate_errors_40202}", file=sys.stderr)
     return figures
+
+
+def _py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    return found
 
 
 def run_peer(sim: Simulator, targets_file: Path, work: Path, cpu: int | None, targets: int, *,
@@ -309,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=30)
     parser.add_argument("--no-peer", action="store_true", help="skip the dataforseo-client run")
     parser.add_argument("--work", default=None, help="working folder (default: a temporary one, removed)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                        help="record the auditor run with py-spy (GIL holder, 200 Hz) into FILE as "
+                             "collapsed stacks; its CPU figures then include py-spy's overhead")
     args = parser.parse_args(argv)
 
     cpus = sorted(os.sched_getaffinity(0))
@@ -330,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         for (path, planned, requests), n in zip(prepared, sizes):
             print(f"{n:,} targets: {len(planned):,} distinct, {requests:,} requests planned", flush=True)
             limits = {"rate_limit": args.rate_limit, "concurrency": args.concurrency}
-            runs.append(run_auditor(sim, path, work, client_cpu, **limits))
+            runs.append(run_auditor(sim, path, work, client_cpu, profile=args.profile, **limits))
             if not args.memory and not args.no_peer:
                 runs.append(run_peer(sim, path, work, client_cpu, len(planned), **limits))
     finally:
@@ -368,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             "throughput_ratio_end_to_end": round(auditor.rpm_end_to_end / bound, 4),
             "rate_errors": auditor.rate_errors_40202 + auditor.concurrency_errors_40209,
             "cpu_s_per_million_items": auditor.cpu_s_per_million_items,
+            "cpu_s_per_million_items_without_planning": auditor.cpu_s_per_million_items_without_planning,
+            "planning_cpu_s": auditor.planning_cpu_s,
             "peer_cpu_s_per_million_items": peer.cpu_s_per_million_items if peer else None,
             "cpu_ratio_to_peer": round(auditor.cpu_s_per_million_items / peer.cpu_s_per_million_items, 3)
             if peer and peer.cpu_s_per_million_items else None,
