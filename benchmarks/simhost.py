@@ -78,7 +78,7 @@ def control_app(sim: RunningSimulator) -> web.Application:
                             content_type="application/json")
 
     async def reset(request: web.Request) -> web.Response:
-        sim.state.rate = SlidingWindowLimit(sim.config.rate_limit_per_minute)
+        sim.state.rate = SlidingWindowLimit(sim.config.rate_limit_per_minute, sim.config.rate_window_seconds)
         return web.Response(body=b"{}", content_type="application/json")
 
     app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=600.0)
     parser.add_argument("--latency-jitter-ms", type=float, default=200.0)
     parser.add_argument("--rate-limit-per-minute", type=int, default=2000)
+    parser.add_argument("--rate-window-seconds", type=float, default=60.0,
+                        help="the rate limit's window (default 60, the API's; shorter for rehearsals)")
     parser.add_argument("--max-concurrency", type=int, default=30)
     parser.add_argument("--item-cache", type=int, default=65_536, help="rendered items the simulator keeps")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     bulk_pages_summary.resize_item_cache(args.item_cache)
     config = SimulatorConfig(latency_ms=args.latency_ms, latency_jitter_ms=args.latency_jitter_ms,
                              rate_limit_per_minute=args.rate_limit_per_minute,
+                             rate_window_seconds=args.rate_window_seconds,
                              max_concurrency=args.max_concurrency, balance=1e9)
     asyncio.run(serve(config))
     return 0
