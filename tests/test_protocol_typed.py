@@ -26,11 +26,11 @@ TARGETS = [f"https://example.com/p{n}" for n in range(6)]
 
 
 def envelope(items: list[Any], *, code: int = 20000, task_code: int = 20000,
-             extra_task: dict[str, Any] | None = None) -> bytes:
+             extra_task: dict[str, Any] | None = None, extra_result: dict[str, Any] | None = None) -> bytes:
+    result = {"total_count": len(items), "items_count": len(items), "items": items, **(extra_result or {})}
     task = {"id": "11241234-1234-0406-0000-abcdef", "status_code": task_code,
             "status_message": "Ok.", "cost": 0.023, "result_count": 1,
-            "data": {"api": "backlinks", "targets": TARGETS},
-            "result": [{"total_count": len(items), "items_count": len(items), "items": items}],
+            "data": {"api": "backlinks", "targets": TARGETS}, "result": [result],
             **(extra_task or {})}
     # the standard library's encoder: orjson refuses integers past 64 bits, which the API may send
     return json.dumps({"version": "0.1", "status_code": code, "status_message": "Ok.",
@@ -45,7 +45,9 @@ def through(parse: EnvelopeParser, body: bytes, http_status: int = 200,
         task = single_task(parse(http_status, body))
     except ApiError as exc:
         return ("api error", type(exc), str(exc), exc.status_code, exc.http_status)
-    items = [item for result in task.result for item in BULK_PAGES_SUMMARY.items(result)]
+    results = [result for result in task.result if isinstance(result, dict)]
+    paging = [(r.get("total_count"), r.get("search_after_token")) for r in results]
+    items = [item for result in results for item in BULK_PAGES_SUMMARY.items(result)]
     if dataset == "bulk_pages_summary":
         items, owners, unmatched = match_items(items, TARGETS)
     else:
@@ -54,7 +56,8 @@ def through(parse: EnvelopeParser, body: bytes, http_status: int = 200,
         batch = flatten(dataset, items, owners, **CTX)
     except FlattenError as exc:
         return ("flatten error", str(exc))
-    return ("rows", batch.to_pylist(), batch.schema, unmatched, task.cost, task.task_id, task.data)
+    return ("rows", batch.to_pylist(), batch.schema, unmatched, task.cost, task.task_id, task.data,
+            paging)
 
 
 def test_a_clean_answer_is_decoded_into_structs_and_gives_the_same_rows() -> None:
@@ -62,8 +65,8 @@ def test_a_clean_answer_is_decoded_into_structs_and_gives_the_same_rows() -> Non
     items.append(bulk_item(url="https://elsewhere.com/x"))
     body = envelope(items)
     task = single_task(BULK(200, body))
-    assert not isinstance(task.result[0], dict)  # the typed path, not the fallback
-    assert isinstance(task.result[0].items[0], item_struct("bulk_pages_summary"))
+    assert isinstance(task.result[0]["items"][0], item_struct("bulk_pages_summary"))  # not dicts
+    assert task.result[0]["total_count"] == 5 and task.result[0]["search_after_token"] is None
     typed = through(BULK, body)
     assert typed == through(parse_envelope, body)
     assert typed[0] == "rows" and len(typed[1]) == 4 and typed[3] == 1
@@ -83,7 +86,7 @@ def test_values_the_schema_does_not_declare_fall_back_to_the_reference(change: d
 def test_the_fallback_is_taken_for_a_value_msgspec_refuses() -> None:
     body = envelope([bulk_item(url=TARGETS[0], rank=12.0)])
     task = single_task(BULK(200, body))
-    assert isinstance(task.result[0], dict)
+    assert isinstance(task.result[0]["items"][0], dict)
     assert through(BULK, body)[1][0]["rank"] == 12
 
 
@@ -117,7 +120,7 @@ def test_nested_objects_become_nested_structs() -> None:
               "info": {"server": "nginx", "platform_type": ["cms"], "is_ip": False}},
              {"type": "backlinks_history", "date": "2021-11-01", "info": None}]
     body = envelope(items)
-    assert not isinstance(single_task(parse(200, body)).result[0], dict)
+    assert not isinstance(single_task(parse(200, body)).result[0]["items"][0], dict)
     assert HISTORY.dataset == "backlinks_history"
     typed = through(parse, body, dataset="backlinks_history")
     assert typed == through(parse_envelope, body, dataset="backlinks_history")
@@ -152,8 +155,12 @@ def answers(draw: st.DrawFn) -> tuple[int, bytes]:
     task_code = draw(st.sampled_from([20000, 20000, 20000, 40102, 40501, 40209, 40601]))
     extra = draw(st.sampled_from([None, {"cost": None}, {"id": None}, {"result": None},
                                   {"result": [None]}, {"data": "x"}, {"cost": 1}]))
+    extra_result = draw(st.sampled_from([None, {"total_count": 25_000.0}, {"total_count": None},
+                                         {"total_count": "many"}, {"search_after_token": "tok"},
+                                         {"search_after_token": 7}, {"items": None}]))
     http_status = draw(st.sampled_from([200, 200, 200, 500, 404]))
-    return http_status, envelope(items, code=code, task_code=task_code, extra_task=extra)
+    return http_status, envelope(items, code=code, task_code=task_code, extra_task=extra,
+                                 extra_result=extra_result)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

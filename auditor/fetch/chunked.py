@@ -87,7 +87,8 @@ class ChunkExecutor:
         fetched.requests += call.attempts
         outcome = single_task(call.tasks)
         fetched.cost += outcome.cost
-        items = [item for result in outcome.result for item in self.endpoint.items(result)]
+        items = [item for result in outcome.result if isinstance(result, dict)
+                 for item in self.endpoint.items(result)]
         # Matching and flattening a full answer is ~10 ms of CPU: done on a worker thread, one
         # answer at a time, so that the event loop keeps the rate limiter's slots on time.
         batch, owners, unmatched = await anyio.to_thread.run_sync(

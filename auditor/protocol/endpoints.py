@@ -30,9 +30,8 @@ class Paging:
     total_field: str = "total_count"
 
 
-def _items(result: Any) -> list[Any]:
-    """A result's ``items``: from a dict, or from a typed struct (:mod:`auditor.protocol.typed`)."""
-    items = result.get("items") if isinstance(result, dict) else getattr(result, "items", None)
+def _items(result: dict[str, Any]) -> list[Any]:
+    items = result.get("items")
     return items if isinstance(items, list) else []
 
 
@@ -50,10 +49,9 @@ class Endpoint:
     dataset: str
     targets_per_task: int  # the planner's chunk size: 1000 for bulk, 1 per-target, 0 for none
     paging: Paging | None = None
-    items: Callable[[Any], list[Any]] = _items
+    items: Callable[[dict[str, Any]], list[Any]] = _items
     #: Answers decoded by msgspec straight into item structs (:mod:`auditor.protocol.typed`):
-    #: for executors that need nothing of a result but its items (not paging, which reads
-    #: ``total_count`` and the token from the result dict).
+    #: for endpoints whose rows are the result's ``items``.
     typed_items: bool = False
 
     @property
@@ -72,12 +70,12 @@ BULK_PAGES_SUMMARY = Endpoint(
 )
 DOMAIN_PAGES_SUMMARY = Endpoint(
     name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",
-    dataset="domain_pages_summary", targets_per_task=1,
+    dataset="domain_pages_summary", targets_per_task=1, typed_items=True,
     paging=Paging("offset"),
 )
 HISTORY = Endpoint(
     name="history", path="backlinks/history/live", method="POST",
-    dataset="backlinks_history", targets_per_task=1,
+    dataset="backlinks_history", targets_per_task=1, typed_items=True,
 )
 INDEX = Endpoint(
     name="index", path="backlinks/index", method="GET",
@@ -85,7 +83,7 @@ INDEX = Endpoint(
 )
 ON_PAGE_LINKS = Endpoint(
     name="on_page_links", path="on_page/links", method="POST",
-    dataset="on_page_links", targets_per_task=1,
+    dataset="on_page_links", targets_per_task=1, typed_items=True,
     paging=Paging("token"),
 )
 

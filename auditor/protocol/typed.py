@@ -7,7 +7,8 @@ For the 1,000-item answers of the bulk endpoint, building a dict per item and pe
 column costs as much again. :func:`typed_parser` decodes such answers with msgspec straight into
 structs derived from the dataset's declared Arrow schema (:mod:`auditor.write.schemas`): only the
 fields the dataset keeps are built, every value's type is checked while decoding, and
-:func:`auditor.write.flatten.flatten` reads the structs by attribute.
+:func:`auditor.write.flatten.flatten` reads the structs by attribute. Result objects stay dicts
+(with the items as structs), so paging reads them as it reads any answer.
 
 Only a plain success takes this path: an HTTP error status, a failed ``status_code`` at any level,
 malformed JSON or any value of a type the schema does not declare sends the same bytes to
@@ -29,6 +30,9 @@ from auditor.protocol.status import Action, action_for, action_for_http
 from auditor.write.schemas import SCHEMAS, source
 
 _SUCCESS = (Action.OK, Action.EMPTY)
+
+RESULT_FIELDS: dict[str, type] = {"total_count": int, "search_after_token": str}
+"""What of a result object, besides its items, the executors read (paging): decoded typed too."""
 # Integers past int64 go to the reference parser (which reads them as floats, as orjson does).
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
@@ -82,8 +86,10 @@ def item_struct(dataset: str) -> type[msgspec.Struct]:
 
 def _envelope_struct(dataset: str) -> type[msgspec.Struct]:
     item = item_struct(dataset)
-    result = msgspec.defstruct(f"{dataset}_result", [("items", list[item] | None, None)],  # type: ignore[valid-type]
-                               gc=False)
+    result = msgspec.defstruct(f"{dataset}_result", [
+        ("items", list[item] | None, None),  # type: ignore[valid-type]
+        *((name, type_ | None, None) for name, type_ in RESULT_FIELDS.items()),
+    ], gc=False)
     task = msgspec.defstruct(f"{dataset}_task", [
         ("status_code", int),
         ("id", str, ""),
@@ -99,8 +105,9 @@ def _envelope_struct(dataset: str) -> type[msgspec.Struct]:
 def typed_parser(dataset: str) -> EnvelopeParser:
     """An envelope parser for answers whose ``result[].items`` land in ``dataset``.
 
-    Each successful task's ``result`` holds structs with an ``items`` attribute (a list of item
-    structs, or None); see the module docstring for when it falls back to ``parse_envelope``.
+    Each successful task's ``result`` holds dicts, as ``parse_envelope`` gives them, with the keys
+    ``items`` (a list of item structs, or None) and :data:`RESULT_FIELDS` (None when absent); see
+    the module docstring for when it falls back to ``parse_envelope``.
     """
     decoder = msgspec.json.Decoder(_envelope_struct(dataset))
 
@@ -126,7 +133,7 @@ def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
         action = action_for(task.status_code)
         if action not in _SUCCESS:
             return None
-        outcomes.append(TaskOutcome(
-            task_id=task.id, status_code=task.status_code, cost=float(task.cost or 0.0),
-            result=(task.result or []) if action is Action.OK else [], data=task.data))
+        results = [msgspec.structs.asdict(r) for r in task.result or ()] if action is Action.OK else []
+        outcomes.append(TaskOutcome(task_id=task.id, status_code=task.status_code,
+                                    cost=float(task.cost or 0.0), result=results, data=task.data))
     return outcomes
