@@ -8,7 +8,8 @@ the file format itself says is not a target:
   one target per line; blank lines and lines starting with ``#`` are skipped, and so is a comment
   after whitespace (``example.com  # ours``). UTF-8, with or without a byte-order mark; a file
   starting with a UTF-16 byte-order mark (Excel's "Unicode text") is read as UTF-16. Line endings
-  may be ``\\n``, ``\\r\\n`` or ``\\r``.
+  may be ``\\n``, ``\\r\\n`` or ``\\r``. Text is read in blocks of whole lines (about 1 MiB),
+  each decoded and split with a few calls for all its lines (see :func:`_text_lines`).
 * **CSV** (``.csv``, ``.tsv``): the named column (default ``target``) of a file with a header row.
   The delimiter is the first of ``,`` ``;`` tab ``|`` that makes the header contain the column
   (``.tsv`` files: tab). Empty cells and short rows are skipped.
@@ -31,9 +32,12 @@ import codecs
 import csv
 import io
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO, NamedTuple
+from functools import partial
+from itertools import chain, compress, count, repeat
+from typing import AnyStr, BinaryIO, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -46,6 +50,9 @@ _CSV_SUFFIXES = (".csv", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 _PARQUET_BATCH_ROWS = 65_536
+_BLOCK_SIZE = 1 << 20  # bytes (characters for UTF-16) read at a time from a text list
+# Found in a block if a "\r" in it ends a line (one not followed by "\r" or "\n"; see _text_lines).
+_CR_INSIDE_LINE = re.compile("\r[^\r\n]")
 
 
 class SourceLine(NamedTuple):
@@ -120,31 +127,87 @@ def _is_parquet(path: str) -> bool:
 
 
 def _iter_text(source: str, stream: BinaryIO) -> Iterator[SourceLine]:
-    """Lines of a text list, decoded per line so that one bad byte spoils only its own line."""
+    """Lines of a text list: UTF-8, or UTF-16 if the stream starts with a UTF-16 byte-order mark."""
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text_stream = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline=None)
-        try:
-            yield from _text_lines(source, (line.encode("utf-8") for line in text_stream))
-        finally:
-            text_stream.detach()  # leave the byte stream (perhaps stdin) to its owner
-        return
-    yield from _text_lines(source, stream)
+        return _iter_utf16(source, stream)
+    return _text_lines(source, _utf8_blocks(stream))
 
 
-def _text_lines(source: str, raw_lines: Iterator[bytes] | BinaryIO) -> Iterator[SourceLine]:
-    number = 0
-    for raw in raw_lines:
-        if number == 0 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        pieces = [raw]
-        if b"\r" in raw.rstrip(b"\r\n"):  # old Mac line endings: "\r" alone ends a line
-            pieces = raw.rstrip(b"\r\n").split(b"\r")
-        for piece in pieces:
-            number += 1
-            text = _comment_free(piece.decode("utf-8", "replace"))
-            if text:
-                yield SourceLine(source, number, text)
+def _iter_utf16(source: str, stream: BinaryIO) -> Iterator[SourceLine]:
+    """Lines of a UTF-16 text list, decoded by a text wrapper with universal newlines."""
+    text_stream = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline=None)
+    try:
+        # Every line end is "\n" already.
+        yield from _text_lines(source, _line_blocks(iter(partial(text_stream.read, _BLOCK_SIZE), ""), "\n"))
+    finally:
+        text_stream.detach()  # leave the byte stream (perhaps stdin) to its owner
+
+
+def _utf8_blocks(stream: BinaryIO) -> Iterator[str]:
+    """The stream's text in blocks of whole lines, each decoded once with U+FFFD for bad bytes.
+
+    Decoding a block gives the same text as decoding its lines one by one: a block is cut just
+    before a ``\\n`` byte, and ``\\n`` and ``\\r`` are ASCII bytes, which are never part of a
+    multi-byte UTF-8 sequence, so a malformed sequence ends at a line end at the latest and the
+    decoder replaces it exactly as it would at the end of that line on its own. ``read1`` returns
+    what a pipe has ready, so lines from a slow producer on stdin are not held back.
+    """
+    read = getattr(stream, "read1", stream.read)
+    for block in _line_blocks(iter(partial(read, _BLOCK_SIZE), b""), b"\n"):
+        yield block.decode("utf-8", "replace")
+
+
+def _line_blocks(chunks: Iterator[AnyStr], newline: AnyStr) -> Iterator[AnyStr]:
+    """``chunks`` regrouped into runs of whole lines, each without the ``newline`` that ends it.
+
+    Joining what is yielded with ``newline`` gives back the input, so the last run is whatever
+    follows the last ``newline`` (empty if the input ends with one). A chunk without a ``newline``
+    is kept until one comes.
+    """
+    pending: list[AnyStr] = []
+    for chunk in chunks:
+        cut = chunk.rfind(newline)
+        if cut < 0:
+            pending.append(chunk)
+            continue
+        pending.append(chunk[:cut])
+        yield newline[:0].join(pending)
+        pending = [chunk[cut + 1 :]]
+    yield newline[:0].join(pending)
+
+
+def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[SourceLine]:
+    """The :class:`SourceLine` of every line of ``blocks`` (see :func:`_line_blocks`) with a target.
+
+    A byte-order mark at the start is dropped. A ``\\r`` followed by anything but ``\\r`` or ``\\n``
+    ends a line too (old Mac files); a run of ``\\r`` before ``\\n`` or at the end of the file is
+    part of the line end, so ``\\r\\n`` (and the doubled ``\\r\\r\\n`` of a twice-converted file)
+    ends one line.
+
+    Each block is handled by a few calls over all its lines at once, and only lines that contain a
+    ``#`` go through :func:`_comment_free` one by one. The lines of a block are an iterator that
+    :func:`itertools.chain` passes on, so taking a line resumes no generator of this function.
+    """
+    return chain.from_iterable(_block_lines(source, blocks))
+
+
+def _block_lines(source: str, blocks: Iterator[str]) -> Iterator[Iterator[SourceLine]]:
+    """For each block, its :class:`SourceLine` values, numbered on from the block before."""
+    number = 0  # physical lines before the current block
+    # What SourceLine(source, number, text) does, without a Python-level __new__ call per line.
+    source_line = partial(tuple.__new__, SourceLine)
+    for block in blocks:
+        if number == 0:
+            block = block.removeprefix("\ufeff")
+        lines = block.split("\n")
+        if _CR_INSIDE_LINE.search(block):
+            lines = [piece for line in lines for piece in line.rstrip("\r").split("\r")]
+        texts = list(map(str.strip, lines))  # a trailing "\r" goes with the other white space
+        if "#" in block:
+            texts = [_comment_free(text) if "#" in text else text for text in texts]
+        yield map(source_line, compress(zip(repeat(source), count(number + 1), texts), texts))
+        number += len(lines)
 
 
 def _comment_free(text: str) -> str:
