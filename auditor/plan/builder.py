@@ -1,7 +1,8 @@
 """The streaming plan builder: lines in, requests ("chunks") and rejected lines out.
 
 :func:`build_plan` reads its input a window at a time (``window`` lines, a million by default,
-held compactly: Arrow strings and numpy ids, ~60 MB at a million lines), and for each window
+held compactly: Arrow strings and numpy keys and ids, ~50 MB at a million lines), and for each
+window
 
 * normalises every line; a bad one becomes a :class:`Reject` and is never sent;
 * drops repeats: exactly within the window, and across windows by 64-bit keys
@@ -28,7 +29,7 @@ import pyarrow as pa
 from xxhash import xxh3_64_intdigest
 
 from auditor.plan.dedup import SeenKeys
-from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, lower_bound, pack_ids
+from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, lower_bound, pack_ids
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.read import SourceLine, iter_lines
 
@@ -96,7 +97,7 @@ class _Strings:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
-    def take(self, positions: npt.NDArray[np.int64]) -> list[str]:
+    def take(self, positions: IndexArray) -> list[str]:
         """The strings at ``positions`` (any order), as a list."""
         order = np.argsort(positions, kind="stable")
         ordered = positions[order]
@@ -120,13 +121,13 @@ class _Strings:
 class ChunkList(Sequence[Chunk]):
     """A window's chunks, each made when it is asked for, from the window's compact form: the
     targets in one Arrow string array and each chunk's members as an index array. A window of a
-    million targets then holds ~60 MB rather than a million Python strings, lists and a dict
+    million targets then holds ~40 MB rather than a million Python strings, lists and a dict
     (~250 MB); whoever walks the chunks (spooling them, printing them) holds one at a time.
     Equal to any sequence of the same chunks."""
 
     __slots__ = ("_targets", "_members", "_n_domains", "_first")
 
-    def __init__(self, targets: _Strings, members: list[npt.NDArray[np.int64]], n_domains: list[int],
+    def __init__(self, targets: _Strings, members: list[IndexArray], n_domains: list[int],
                  first: int) -> None:
         self._targets = targets
         self._members = members
@@ -174,12 +175,13 @@ class PlanWindow:
 class _Collected:
     """One window's input after normalising: every accepted line's target (Arrow string
     batches, repeats included), its 64-bit key (:mod:`auditor.plan.dedup`) and its domain's id
-    (ids in order of first appearance)."""
+    (ids in order of first appearance; a C ``int``, 4 bytes: a window never holds 2**31
+    domains)."""
 
     lines: int = 0
     targets: list[pa.Array] = field(default_factory=list)
     keys: array = field(default_factory=lambda: array("Q"))
-    domain_ids: array = field(default_factory=lambda: array("q"))
+    domain_ids: array = field(default_factory=lambda: array("i"))
     rejects: list[Reject] = field(default_factory=list)
 
 
@@ -266,13 +268,15 @@ def _plan_window(
     max_targets: int,
     max_domains: int,
 ) -> PlanWindow:
-    # In-window repeats: the first occurrence of each target is kept, in input order.
+    # In-window repeats: the first occurrence of each target is kept, in input order. Whatever is
+    # per line or per target is released as soon as it is used, so that the peaks of the steps
+    # (de-duplicating, remembering keys, packing) do not stack.
     first = _first_occurrences(collected)
     keys = np.frombuffer(collected.keys, dtype=np.uint64)[first]
-    domain_ids = np.frombuffer(collected.domain_ids, dtype=np.int64)[first]
+    domain_ids = np.frombuffer(collected.domain_ids, dtype=np.int32)[first]
+    collected.keys, collected.domain_ids = array("Q"), array("i")
     targets = _take_sorted(collected.targets, first)
     del first
-    collected.keys, collected.domain_ids = array("Q"), array("q")  # per line: no longer needed
     duplicates = collected.lines - len(collected.rejects) - len(targets)
     if len(seen) or more_follow:
         new = ~seen.contains(keys)
@@ -282,10 +286,11 @@ def _plan_window(
             targets = targets.keep(new)
         if more_follow:
             seen.add(keys)
+    del keys
 
     packing = pack_ids(domain_ids, max_targets=max_targets, max_domains=max_domains)
     chunks = ChunkList(targets, packing.chunks, packing.n_domains, first_chunk)
-    n_domains_in_window = int(np.count_nonzero(np.bincount(domain_ids))) if domain_ids.size else 0
+    n_domains_in_window = _distinct(domain_ids)
     stats = WindowStats(
         lines=collected.lines,
         targets=len(targets),
@@ -300,19 +305,31 @@ def _plan_window(
     return PlanWindow(index, chunks, collected.rejects, stats)
 
 
-def _first_occurrences(collected: _Collected) -> npt.NDArray[np.int64]:
+def _distinct(ids: IndexArray) -> int:
+    """How many different values ``ids`` (small non-negative integers) holds. (Not
+    ``np.bincount``, which would first copy a million int32 ids to int64.)"""
+    if not ids.size:
+        return 0
+    present = np.zeros(int(ids.max()) + 1, dtype=bool)
+    present[ids] = True
+    return int(np.count_nonzero(present))
+
+
+def _first_occurrences(collected: _Collected) -> IndexArray:
     """Positions (ascending) of the first line of each distinct target in the window.
 
-    Found from the 64-bit keys with one sort (~40 MB at a million lines, where a hash table of
-    the strings took ~110 MB), then checked against the strings: every repeat is compared with
-    the line it repeats, and in the (astronomically rare) case of two different targets with
-    the same key the window is de-duplicated by exact strings instead. The result is the same
-    as exact de-duplication, always.
+    Found from the 64-bit keys with one sort (~20 MB beside the keys at a million lines, where a
+    hash table of the strings took ~110 MB), then checked against the strings: every repeat is
+    compared with the line it repeats, and in the (astronomically rare) case of two different
+    targets with the same key the window is de-duplicated by exact strings instead. The result
+    is the same as exact de-duplication, always.
     """
     keys = np.frombuffer(collected.keys, dtype=np.uint64)
     if not keys.size:
-        return np.empty(0, dtype=np.int64)
-    by_key = np.argsort(keys, kind="stable")  # equal keys: the earliest position first
+        return np.empty(0, dtype=np.int32)
+    # Equal keys: the earliest position first. int32, half the bytes of numpy's int64 indices (a
+    # window never holds 2**31 lines); the int64 result of the sort is dropped at once.
+    by_key = np.argsort(keys, kind="stable").astype(np.int32)
     sorted_keys = keys[by_key]
     starts_run = np.empty(keys.size, dtype=bool)
     starts_run[0] = True
@@ -320,20 +337,24 @@ def _first_occurrences(collected: _Collected) -> npt.NDArray[np.int64]:
     del sorted_keys
     first = by_key[starts_run]
     if first.size == keys.size:
-        return np.sort(first)
-    repeats = by_key[~starts_run]
-    originals = first[np.cumsum(starts_run)[~starts_run] - 1]
-    del by_key, starts_run
+        first.sort()
+        return first
+    repeat = ~starts_run
+    repeats = by_key[repeat]
+    originals = first[np.cumsum(starts_run, dtype=np.int32)[repeat] - 1]
+    del by_key, starts_run, repeat
     lines = _Strings(collected.targets)
     if lines.take(repeats) != lines.take(originals):
         codes = pa.chunked_array(collected.targets, type=pa.string()).dictionary_encode()  # a key collision:
         # exact strings decide
         _, first = np.unique(np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in codes.chunks]),
                              return_index=True)
-    return np.sort(first).astype(np.int64)
+        first = first.astype(np.int32)
+    first.sort()
+    return first
 
 
-def _take_sorted(batches: list[pa.Array], positions: npt.NDArray[np.int64]) -> _Strings:
+def _take_sorted(batches: list[pa.Array], positions: IndexArray) -> _Strings:
     """The elements at ascending ``positions`` of the concatenation of ``batches``, taken batch
     by batch (each batch is released once taken from: no second copy of the window)."""
     out = []

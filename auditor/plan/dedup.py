@@ -51,4 +51,8 @@ class SeenKeys:
     def add(self, keys: KeyArray) -> None:
         """Remember ``keys`` (which should not be in the set already)."""
         # Two sorted runs: the stable sort (timsort for 64-bit keys) merges them in linear time.
-        self._keys = np.sort(np.concatenate((self._keys, np.sort(keys))), kind="stable")
+        # Both sorts are in place, in the one new array: no other copy of the keys is made.
+        merged = np.concatenate((self._keys, keys))
+        merged[self._keys.size :].sort()
+        merged.sort(kind="stable")
+        self._keys = merged

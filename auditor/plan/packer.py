@@ -46,12 +46,14 @@ MAX_DOMAINS = 100
 """Registrable domains per ``bulk_pages_summary`` request (API limit)."""
 
 IntArray = npt.NDArray[np.int64]
+IndexArray = npt.NDArray[np.int32]
+"""Target indices: int32, half the bytes of int64 (a window never holds 2**31 targets)."""
 
 
 class Packing(NamedTuple):
     """Requests as arrays of target indices, and the number of registrable domains in each."""
 
-    chunks: list[IntArray]
+    chunks: list[IndexArray]
     n_domains: list[int]
 
 
@@ -78,7 +80,7 @@ def pack(
         raise ValueError(f"{len(targets)} targets but {len(domains)} domains")
     ids: dict[Hashable, int] = {}
     domain_ids = np.fromiter(
-        (ids.setdefault(domain, len(ids)) for domain in domains), dtype=np.int64, count=len(domains)
+        (ids.setdefault(domain, len(ids)) for domain in domains), dtype=np.int32, count=len(domains)
     )
     packing = pack_ids(domain_ids, max_targets=max_targets, max_domains=max_domains)
     return [chunk.tolist() for chunk in packing.chunks]
@@ -94,51 +96,56 @@ def pack_ids(
     """
     if max_targets < 1 or max_domains < 1:
         raise ValueError("max_targets and max_domains must be at least 1")
-    ids = np.asarray(domain_ids, dtype=np.int64)
+    ids = np.asarray(domain_ids, dtype=np.int32)
     if ids.size == 0:
         return Packing([], [])
     counts = np.bincount(ids)
     present = np.flatnonzero(counts)
     order = present[np.lexsort((present, -counts[present]))]
     sizes = counts[order]
-    bins = _search(sizes, max_targets, max_domains)
+    runs = _search(sizes, max_targets, max_domains).runs(sizes)
 
-    # Each target's place in the sequence "domains largest first, each in input order". (Per-
-    # target temporaries are released as soon as they are used: at a million targets each is
-    # 8 MB, and this is the planner's peak.)
-    position_of_domain = np.zeros(counts.size, dtype=np.int64)
-    position_of_domain[order] = np.arange(order.size)
-    grouped = np.argsort(ids, kind="stable")
-    first_of_domain = np.zeros(counts.size, dtype=np.int64)
-    first_of_domain[order] = np.cumsum(sizes) - sizes
+    # A request holds its targets in the order "domains largest first, each in input order", so
+    # it is its runs in that order: sort the runs (a few per domain), not the targets.
+    by_request = np.argsort(runs.request, kind="stable")
+    request = runs.request[by_request]
+    domain = order[runs.domain[by_request]]
+    length = runs.length[by_request]
     group_starts = np.cumsum(counts) - counts
-    ids_grouped = ids[grouped]
-    offsets = first_of_domain[ids_grouped]
-    offsets -= group_starts[ids_grouped]
-    del ids_grouped
-    offsets += np.arange(ids.size)
-    sequence = np.empty(ids.size, dtype=np.int64)
-    sequence[grouped] = offsets
-    del grouped, offsets
+    # The targets grouped by domain, in input order within each: a run is a slice of its group.
+    # int32, half the bytes of numpy's int64 indices (a window never holds 2**31 targets); the
+    # int64 result of the sort is dropped at once. These few per-target arrays, rather than the
+    # half a dozen of a per-target sort key, are the packer's whole footprint.
+    grouped = np.argsort(ids, kind="stable").astype(np.int32)
+    targets = grouped[_ranges(group_starts[domain] + runs.start[by_request], length)]
+    del grouped
 
-    target_bin = bins.bin_of(sequence, position_of_domain[ids])
-    sort_key = target_bin * ids.size
-    sort_key += sequence
-    del sequence
-    by_bin = np.argsort(sort_key)
-    del sort_key
-    sorted_bins = target_bin[by_bin]
-    del target_bin
-    bin_sizes = np.bincount(sorted_bins)
-    ends = np.cumsum(bin_sizes)
-    sorted_domains = ids[by_bin]
-    new_domain = np.ones(ids.size, dtype=bool)
-    new_domain[1:] = (sorted_domains[1:] != sorted_domains[:-1]) | (sorted_bins[1:] != sorted_bins[:-1])
-    del sorted_domains
-    domains_per_bin = np.bincount(sorted_bins[new_domain], minlength=bin_sizes.size)
-    chunks = [chunk for chunk in np.split(by_bin, ends[:-1]) if chunk.size]
-    n_domains = [int(n) for n, size in zip(domains_per_bin, bin_sizes, strict=True) if size]
-    return Packing(chunks, n_domains)
+    first_run = np.flatnonzero(np.diff(request, prepend=-1))  # each request's first run
+    ends = np.cumsum(length)[first_run[1:] - 1]  # where each request but the last ends
+    # Each run of a request is of a different domain: a small domain is one run, a filler is
+    # poured through a request's room at most once, and a lone domain's requests hold one run.
+    n_domains = np.diff(first_run, append=request.size).tolist()
+    return Packing(np.split(targets, ends), n_domains)
+
+
+def _ranges(starts: IntArray, lengths: IntArray) -> IndexArray:
+    """``starts[0], starts[0] + 1, ... (lengths[0] numbers), starts[1], ...`` as int32."""
+    ends = np.cumsum(lengths)
+    out = np.arange(ends[-1], dtype=np.int32)
+    out += np.repeat((starts - (ends - lengths)).astype(np.int32), lengths)
+    return out
+
+
+class _Runs(NamedTuple):
+    """A layout as runs: consecutive targets of one domain that go to one request, listed in the
+    order "domains largest first, each in input order". ``domain`` is the domain's place in that
+    order, ``start`` the run's offset within the domain, ``length`` its targets, ``request``
+    where they go."""
+
+    domain: IntArray
+    start: IntArray
+    length: IntArray
+    request: IntArray
 
 
 @dataclass(frozen=True)
@@ -150,32 +157,39 @@ class _Balanced:
     fill_order: IntArray
     fill_ends: IntArray
 
-    def bin_of(self, sequence: IntArray, domain_position: IntArray) -> IntArray:
-        """The request of each target, given its place in the sequence and its domain's."""
-        result = np.empty_like(sequence)
-        filler = domain_position < self.n_fillers
-        # Fillers come first in the sequence, so a filler target's sequence number is its offset
-        # in the poured stream.
-        result[filler] = self.fill_order[np.searchsorted(self.fill_ends, sequence[filler], side="right")]
-        result[~filler] = self.small_bin[domain_position[~filler] - self.n_fillers]
-        return result
+    def runs(self, sizes: IntArray) -> _Runs:
+        """The layout's runs: each small domain whole, each filler cut where a request is full."""
+        prefix = np.concatenate(([0], np.cumsum(sizes)))
+        poured = prefix[self.n_fillers]
+        # The fillers are one stream, poured through the requests' room in ``fill_order``: cut
+        # it where a domain ends and where a request's room does.
+        cuts = np.union1d(prefix[: self.n_fillers + 1], self.fill_ends[self.fill_ends < poured])
+        starts = cuts[:-1]
+        filler = np.searchsorted(prefix, starts, side="right") - 1
+        small = np.arange(self.n_fillers, sizes.size)
+        return _Runs(
+            domain=np.concatenate((filler, small)),
+            start=np.concatenate((starts - prefix[filler], np.zeros(small.size, dtype=np.int64))),
+            length=np.concatenate((np.diff(cuts), sizes[self.n_fillers :])),
+            request=np.concatenate(
+                (self.fill_order[np.searchsorted(self.fill_ends, starts, side="right")], self.small_bin)
+            ),
+        )
 
 
 @dataclass(frozen=True)
 class _Alone:
     """Every domain in requests of its own: always valid, used only when nothing better is."""
 
-    sizes: IntArray
     max_targets: int
 
-    def bin_of(self, sequence: IntArray, domain_position: IntArray) -> IntArray:
-        """The request of each target, given its place in the sequence and its domain's."""
-        per_domain = -(-self.sizes // self.max_targets)
-        first_bin = np.cumsum(per_domain) - per_domain
-        first_target = np.cumsum(self.sizes) - self.sizes
-        rank = sequence - first_target[domain_position]
-        bins: IntArray = first_bin[domain_position] + rank // self.max_targets
-        return bins
+    def runs(self, sizes: IntArray) -> _Runs:
+        """The layout's runs: each domain cut into full requests and one last partial one."""
+        per_domain = -(-sizes // self.max_targets)
+        domain = np.repeat(np.arange(sizes.size), per_domain)
+        request = np.arange(domain.size)  # domain after domain, each's requests in a row
+        start = (request - (np.cumsum(per_domain) - per_domain)[domain]) * self.max_targets
+        return _Runs(domain, start, np.minimum(self.max_targets, sizes[domain] - start), request)
 
 
 def _search(sizes: IntArray, max_targets: int, max_domains: int) -> _Balanced | _Alone:
@@ -197,7 +211,7 @@ def _search(sizes: IntArray, max_targets: int, max_domains: int) -> _Balanced | 
             k = alone
             best = attempt(k)
             if best is None:
-                return _Alone(sizes, max_targets)
+                return _Alone(max_targets)
             break
         best = attempt(k)
     while k - failed > 1:
