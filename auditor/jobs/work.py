@@ -96,6 +96,7 @@ class Section:
                 record = orjson.dumps([chunk.chunk_id, chunk.targets])
                 spool.write(len(record).to_bytes(4, "little"))
                 spool.write(record)
+            del window  # its strings go before the next window is read, not after
         if self._spool is not None:
             self._spool.close()
         self._spool = spool

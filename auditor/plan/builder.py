@@ -208,6 +208,7 @@ def build_plan(
         planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
         first_chunk += len(planned.chunks)
         yield planned
+        del planned, collected  # not held while the next window is read
         if upcoming is None:
             return
         stream = chain((upcoming,), stream)
