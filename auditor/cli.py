@@ -183,18 +183,27 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives each thread that allocates its own malloc arena (up to 8 per core): the
-    run's worker threads (decoding, flattening, Parquet) then spread freed memory over many
-    arenas that are never trimmed. Two arenas: ~230 MB instead of 240-280 MB peak RSS at a
-    million targets, no measurable CPU cost (docs/PERFORMANCE.md). No-op off glibc."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+def _tune_malloc(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
+    """glibc's allocator, told to give memory back (no-op off glibc; docs/PERFORMANCE.md):
+
+    * at most two arenas: each thread that allocates (decoding, flattening, Parquet) gets its own
+      otherwise, and freed memory stays spread over them, never trimmed (~230 instead of
+      240-280 MB peak RSS at a million targets);
+    * blocks of 128 KiB and more always mmap-ed: glibc's adaptive threshold grows to the size of
+      the largest block freed (the planner's 8 MB arrays), after which such blocks come from the
+      heap and stay in RSS when freed.
+    """
+    if not sys.platform.startswith("linux"):
         return
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD
 
 
 def _execute(job: Any, args: argparse.Namespace) -> int:
@@ -203,7 +212,7 @@ def _execute(job: Any, args: argparse.Namespace) -> int:
     # before the first paid request (auditor.jobs.preflight).
     from auditor.jobs.preflight import EarlyAccountCheck
     early = EarlyAccountCheck.start(job)
-    _limit_malloc_arenas()
+    _tune_malloc()
     from auditor.jobs.execute import run_job
     _tune_gc()
     return run_job(job, resume=args.resume, quiet=args.quiet, account_check=early)
