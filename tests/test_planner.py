@@ -374,3 +374,43 @@ def test_window_chunks_are_a_lazy_sequence() -> None:
     assert window.chunks == chunks
     with pytest.raises(IndexError):
         window.chunks[len(chunks)]
+
+
+def test_targets_spread_over_many_batches_and_groups_plan_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window's targets go through temporary files in batches, and come back in groups of
+    chunks: however small the batches and groups, the plan is the same, and any chunk can be
+    asked for, in any order."""
+    import auditor.plan.builder as builder
+
+    lines = _messy_list(4_000, seed=17)
+    lines += lines[:500]  # repeats across batches, within the window
+
+    def plan() -> list[tuple[str, list[str], int]]:
+        return [(c.chunk_id, c.targets, c.n_domains)
+                for w in build_plan(lines, window=1_500, max_targets=40, max_domains=6) for c in w.chunks]
+
+    expected = plan()
+    monkeypatch.setattr(builder, "_BATCH", 37)
+    monkeypatch.setattr(builder, "_GROUP", 101)
+    assert plan() == expected
+    window = next(build_plan(lines, window=1_500, max_targets=40, max_domains=6))
+    chunks = list(window.chunks)
+    assert len(chunks) > 10
+    assert [window.chunks[i] for i in range(-1, -len(chunks) - 1, -1)] == chunks[::-1]
+    assert window.chunks[3:9] == chunks[3:9] and window.chunks == chunks
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_a_window_leaves_no_file_open() -> None:
+    import gc
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    windows = list(build_plan(_messy_list(3_000, seed=19), window=1_000))
+    assert windows and open_files() == before + len(windows)  # each window's chunks: one file
+    next(iter(windows[0].chunks))
+    del windows
+    gc.collect()
+    assert open_files() == before

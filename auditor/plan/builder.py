@@ -1,13 +1,28 @@
 """The streaming plan builder: lines in, requests ("chunks") and rejected lines out.
 
-:func:`build_plan` reads its input a window at a time (``window`` lines, a million by default,
-held compactly: Arrow strings and numpy keys and ids, ~50 MB at a million lines), and for each
-window
+:func:`build_plan` reads its input a window at a time (``window`` lines, a million by default),
+and for each window
 
 * normalises every line; a bad one becomes a :class:`Reject` and is never sent;
 * drops repeats: exactly within the window, and across windows by 64-bit keys
   (:mod:`auditor.plan.dedup`), keeping the first occurrence;
 * packs what is left into requests (:mod:`auditor.plan.packer`) and yields a :class:`PlanWindow`.
+
+Where a window lives: in memory, only what planning computes on -- each line's 64-bit key and
+its domain's id (12 bytes a line, 12 MB at a million lines). The normalised targets themselves
+(~36 MB at a million lines, as Arrow strings) go to anonymous temporary files, which are read
+through in order and so stay in the page cache, out of the process's RSS:
+
+1. while the window is read, its targets are written to a file (an Arrow IPC stream) in batches;
+2. repeats are found from the keys, and checked against that file in one pass;
+3. the packer places every target from the domain ids alone;
+4. one more pass sorts the targets into a second file (an Arrow IPC file) in *groups* of
+   consecutive chunks, ~64k targets each, since each chunk's targets come from all over the
+   window. The window's :class:`ChunkList` reads one group at a time.
+
+The temporary files have no name (they are deleted as soon as they are made), so nothing is left
+behind, whether the run ends or crashes: the first is closed once the window is planned, the
+second when its :class:`ChunkList` goes.
 
 The plan is a pure function of the input lines and the parameters: re-planning the same input
 (to resume after a crash, say) gives the same chunks with the same indices and ``chunk_id``\\ s.
@@ -16,28 +31,38 @@ Windows only ever look back, so a window's chunks never change once it has been 
 
 from __future__ import annotations
 
+import tempfile
+import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from itertools import chain, count, islice
-from typing import NamedTuple, overload
+from typing import IO, NamedTuple, overload
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.ipc as ipc
 from xxhash import xxh3_64_intdigest
 
 from auditor.plan.dedup import SeenKeys
-from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, lower_bound, pack_ids
+from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.read import SourceLine, iter_lines
 
 DEFAULT_WINDOW = 1_000_000
 """Input lines per planning window."""
 
-_BATCH = 1 << 16
-"""Normalised targets are moved into Arrow every this many lines while a window is read."""
+_BATCH = 1 << 14
+"""Normalised targets are written to the window's file every this many lines while it is read."""
+_GROUP = 1 << 16
+"""Chunks are grouped, for reading back, by which ``_GROUP`` targets of the plan they start in."""
+
+_TARGETS = pa.schema([("target", pa.string())])
+"""The window's targets as read (first temporary file)."""
+_PLACED = pa.schema([("target", pa.string()), ("place", pa.int32())])
+"""Targets with their place in the window's plan: the chunks' targets, one after another (second
+temporary file)."""
 
 
 class Reject(NamedTuple):
@@ -85,17 +110,13 @@ class WindowStats:
 
 
 class _Strings:
-    """Strings held in Arrow pieces (the batches a window was read in), addressed by one index
-    across them: never concatenated, so a window is never held twice."""
+    """Strings held in Arrow pieces, addressed by one index across them: never concatenated."""
 
     __slots__ = ("pieces", "starts")
 
     def __init__(self, pieces: list[pa.Array]) -> None:
         self.pieces = pieces
         self.starts = np.cumsum([0, *(len(piece) for piece in pieces)], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return int(self.starts[-1])
 
     def take(self, positions: IndexArray) -> list[str]:
         """The strings at ``positions`` (any order), as a list."""
@@ -111,31 +132,33 @@ class _Strings:
         back[order] = np.arange(order.size)
         return [values[i] for i in back.tolist()]
 
-    def keep(self, mask: npt.NDArray[np.bool_]) -> _Strings:
-        """Only the strings where ``mask`` is true."""
-        bounds = self.starts.tolist()
-        return _Strings([piece.filter(pa.array(mask[bounds[i]:bounds[i + 1]]))
-                         for i, piece in enumerate(self.pieces)])
-
 
 class ChunkList(Sequence[Chunk]):
-    """A window's chunks, each made when it is asked for, from the window's compact form: the
-    targets in one Arrow string array and each chunk's members as an index array. A window of a
-    million targets then holds ~40 MB rather than a million Python strings, lists and a dict
-    (~250 MB); whoever walks the chunks (spooling them, printing them) holds one at a time.
-    Equal to any sequence of the same chunks."""
+    """A window's chunks, each made when it is asked for, from a temporary file of the window's
+    targets in plan order (the chunks' targets one after another), cut into groups of consecutive
+    chunks. Walking the chunks reads one group at a time (~64k targets, ~2.5 MB); indexing reads
+    the chunk's group each time, so it works but is slower. A window of a million targets then
+    holds a few kilobytes rather than its strings (~36 MB as Arrow, ~250 MB as Python strings,
+    lists and a dict). Equal to any sequence of the same chunks."""
 
-    __slots__ = ("_targets", "_members", "_n_domains", "_first")
+    __slots__ = ("_reader", "_pieces", "_ends", "_group_first", "_n_domains", "_first", "__weakref__")
 
-    def __init__(self, targets: _Strings, members: list[IndexArray], n_domains: list[int],
-                 first: int) -> None:
-        self._targets = targets
-        self._members = members
+    def __init__(self, file: IO[bytes], pieces: IndexArray, ends: IndexArray, group_first: IndexArray,
+                 n_domains: list[int], first: int) -> None:
+        """``file`` holds record batches of :data:`_PLACED`, each of one group's targets;
+        ``pieces[b]`` is batch ``b``'s group, ``ends[i]`` where chunk ``i`` ends in plan order,
+        ``group_first[g]`` group ``g``'s first chunk (with one more entry: the number of chunks).
+        The list owns ``file`` and closes it when it goes."""
+        weakref.finalize(self, file.close)
+        self._reader = ipc.open_file(pa.PythonFile(file, mode="r"))
+        self._pieces = pieces
+        self._ends = ends
+        self._group_first = group_first
         self._n_domains = n_domains
         self._first = first
 
     def __len__(self) -> int:
-        return len(self._members)
+        return len(self._n_domains)
 
     @overload
     def __getitem__(self, i: int) -> Chunk: ...
@@ -145,12 +168,38 @@ class ChunkList(Sequence[Chunk]):
     def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        i = range(len(self._members))[i]  # negative indices; IndexError past the end
-        targets = self._targets.take(self._members[i])
-        return Chunk.make(self._first + i, targets, self._n_domains[i])
+        i = range(len(self))[i]  # negative indices; IndexError past the end
+        group = int(np.searchsorted(self._group_first, i, side="right")) - 1
+        return self._chunk(i, self._group(group), group)
 
     def __iter__(self) -> Iterator[Chunk]:
-        return (self[i] for i in range(len(self._members)))
+        group_first = self._group_first.tolist()
+        for group in range(len(group_first) - 1):
+            targets = self._group(group)
+            for i in range(group_first[group], group_first[group + 1]):
+                yield self._chunk(i, targets, group)
+
+    def _group(self, group: int) -> pa.StringArray:
+        """Group ``group``'s targets, in plan order."""
+        batches = [self._reader.get_batch(b) for b in np.flatnonzero(self._pieces == group).tolist()]
+        targets = pa.concat_arrays([batch.column(0) for batch in batches])
+        places = np.concatenate([batch.column(1).to_numpy() for batch in batches])
+        del batches
+        places -= self._start(self._group_first[group])
+        order = np.empty_like(places)
+        order[places] = np.arange(places.size, dtype=places.dtype)
+        return targets.take(pa.array(order))
+
+    def _start(self, i: int) -> int:
+        """Where chunk ``i`` starts in plan order."""
+        return int(self._ends[i - 1]) if i else 0
+
+    def _chunk(self, i: int, targets: pa.StringArray, group: int) -> Chunk:
+        """Chunk ``i``, from its group's ``targets``."""
+        offset = self._start(self._group_first[group])
+        start = self._start(i) - offset
+        values = targets.slice(start, int(self._ends[i]) - offset - start).to_pylist()
+        return Chunk.make(self._first + i, values, self._n_domains[i])
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):
@@ -173,13 +222,13 @@ class PlanWindow:
 
 @dataclass
 class _Collected:
-    """One window's input after normalising: every accepted line's target (Arrow string
-    batches, repeats included), its 64-bit key (:mod:`auditor.plan.dedup`) and its domain's id
-    (ids in order of first appearance; a C ``int``, 4 bytes: a window never holds 2**31
-    domains)."""
+    """One window's input after normalising: every accepted line's target (in ``targets``, an
+    anonymous temporary file: an Arrow IPC stream of :data:`_TARGETS` batches, repeats included),
+    its 64-bit key (:mod:`auditor.plan.dedup`) and its domain's id (ids in order of first
+    appearance; a C ``int``, 4 bytes: a window never holds 2**31 domains)."""
 
+    targets: IO[bytes]
     lines: int = 0
-    targets: list[pa.Array] = field(default_factory=list)
     keys: array = field(default_factory=lambda: array("Q"))
     domain_ids: array = field(default_factory=lambda: array("i"))
     rejects: list[Reject] = field(default_factory=list)
@@ -200,12 +249,13 @@ def build_plan(
     first_chunk = 0
     for index in count():
         collected = _collect(stream, window)
-        if not collected.lines:
-            return
-        # Look one line ahead: only if another window follows must this one's keys be kept.
-        upcoming = next(stream, None) if collected.lines == window else None
-        more = upcoming is not None
-        planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
+        with collected.targets:  # the window's file goes once it is planned
+            if not collected.lines:
+                return
+            # Look one line ahead: only if another window follows must this one's keys be kept.
+            upcoming = next(stream, None) if collected.lines == window else None
+            more = upcoming is not None
+            planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
         first_chunk += len(planned.chunks)
         yield planned
         del planned, collected  # not held while the next window is read
@@ -230,7 +280,19 @@ def plan_files(
 
 def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
     """Read up to ``limit`` lines: normalise and reject. Repeats are dropped in :func:`_plan_window`."""
-    collected = _Collected()
+    collected = _Collected(tempfile.TemporaryFile())
+    try:
+        with ipc.new_stream(pa.PythonFile(collected.targets, mode="w"), _TARGETS) as out:
+            _read(stream, limit, collected, out)
+    except BaseException:
+        collected.targets.close()
+        raise
+    return collected
+
+
+def _read(stream: Iterator[SourceLine], limit: int, collected: _Collected,
+          out: ipc.RecordBatchStreamWriter) -> None:
+    """:func:`_collect`'s loop: the keys, ids and rejects into ``collected``, the targets to ``out``."""
     rejects = collected.rejects
     split = normalise_with_domain
     key_of = xxh3_64_intdigest
@@ -252,12 +314,18 @@ def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
         add_key(key_of(target.encode()))
         add_id(new_id(domain, len(domain_id)))
         if len(batch) >= _BATCH:
-            collected.targets.append(pa.array(batch, type=pa.string()))
+            out.write_batch(pa.record_batch([pa.array(batch, type=pa.string())], schema=_TARGETS))
             batch.clear()
     if batch:
-        collected.targets.append(pa.array(batch, type=pa.string()))
+        out.write_batch(pa.record_batch([pa.array(batch, type=pa.string())], schema=_TARGETS))
     collected.lines = n_lines
-    return collected
+
+
+def _batches(file: IO[bytes]) -> Iterator[pa.StringArray]:
+    """The targets in a window's file (see :class:`_Collected`), batch by batch, in order."""
+    file.seek(0)
+    for batch in ipc.open_stream(pa.PythonFile(file, mode="r")):
+        yield batch.column(0)
 
 
 def _plan_window(
@@ -271,36 +339,35 @@ def _plan_window(
 ) -> PlanWindow:
     # In-window repeats: the first occurrence of each target is kept, in input order. Whatever is
     # per line or per target is released as soon as it is used, so that the peaks of the steps
-    # (de-duplicating, remembering keys, packing) do not stack.
-    first = _first_occurrences(collected)
-    keys = np.frombuffer(collected.keys, dtype=np.uint64)[first]
-    domain_ids = np.frombuffer(collected.domain_ids, dtype=np.int32)[first]
+    # (de-duplicating, remembering keys, packing, grouping) do not stack.
+    kept = _first_occurrences(collected)
+    keys = np.frombuffer(collected.keys, dtype=np.uint64)[kept]
+    domain_ids = np.frombuffer(collected.domain_ids, dtype=np.int32)[kept]
     collected.keys, collected.domain_ids = array("Q"), array("i")
-    targets = _take_sorted(collected.targets, first)
-    del first
-    duplicates = collected.lines - len(collected.rejects) - len(targets)
+    duplicates = collected.lines - len(collected.rejects) - kept.size
     if len(seen) or more_follow:
         new = ~seen.contains(keys)
         if not new.all():
             duplicates += int(np.count_nonzero(~new))
-            keys, domain_ids = keys[new], domain_ids[new]
-            targets = targets.keep(new)
+            keys, domain_ids, kept = keys[new], domain_ids[new], kept[new]
         if more_follow:
             seen.add(keys)
     del keys
 
     packing = pack_ids(domain_ids, max_targets=max_targets, max_domains=max_domains)
-    chunks = ChunkList(targets, packing.chunks, packing.n_domains, first_chunk)
     n_domains_in_window = _distinct(domain_ids)
+    del domain_ids
+    n_targets = kept.size
+    chunks = _group_targets(collected.targets, kept, packing, first_chunk)
     stats = WindowStats(
         lines=collected.lines,
-        targets=len(targets),
+        targets=n_targets,
         duplicates=duplicates,
         rejects=len(collected.rejects),
         domains=n_domains_in_window,
         requests=len(chunks),
         lower_bound=lower_bound(
-            len(targets), n_domains_in_window, max_targets=max_targets, max_domains=max_domains
+            n_targets, n_domains_in_window, max_targets=max_targets, max_domains=max_domains
         ),
     )
     return PlanWindow(index, chunks, collected.rejects, stats)
@@ -321,9 +388,10 @@ def _first_occurrences(collected: _Collected) -> IndexArray:
 
     Found from the 64-bit keys with one sort (~20 MB beside the keys at a million lines, where a
     hash table of the strings took ~110 MB), then checked against the strings: every repeat is
-    compared with the line it repeats, and in the (astronomically rare) case of two different
-    targets with the same key the window is de-duplicated by exact strings instead. The result
-    is the same as exact de-duplication, always.
+    compared with the line it repeats, in one pass over the window's file. In the
+    (astronomically rare) case of two different targets with the same key the window is
+    de-duplicated by exact strings instead, all of them in memory at once. The result is the
+    same as exact de-duplication, always.
     """
     keys = np.frombuffer(collected.keys, dtype=np.uint64)
     if not keys.size:
@@ -344,10 +412,10 @@ def _first_occurrences(collected: _Collected) -> IndexArray:
     repeats = by_key[repeat]
     originals = first[np.cumsum(starts_run, dtype=np.int32)[repeat] - 1]
     del by_key, starts_run, repeat
-    lines = _Strings(collected.targets)
-    if lines.take(repeats) != lines.take(originals):
-        codes = pa.chunked_array(collected.targets, type=pa.string()).dictionary_encode()  # a key collision:
-        # exact strings decide
+    in_order = np.argsort(repeats, kind="stable")
+    if not _repeats_are_exact(collected.targets, repeats[in_order], originals[in_order]):
+        # A key collision: exact strings decide.
+        codes = pa.chunked_array(list(_batches(collected.targets)), type=pa.string()).dictionary_encode()
         _, first = np.unique(np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in codes.chunks]),
                              return_index=True)
         first = first.astype(np.int32)
@@ -355,17 +423,68 @@ def _first_occurrences(collected: _Collected) -> IndexArray:
     return first
 
 
-def _take_sorted(batches: list[pa.Array], positions: IndexArray) -> _Strings:
-    """The elements at ascending ``positions`` of the concatenation of ``batches``, taken batch
-    by batch (each batch is released once taken from: no second copy of the window)."""
-    out = []
+def _repeats_are_exact(file: IO[bytes], repeats: IndexArray, originals: IndexArray) -> bool:
+    """Whether the target at each of ``repeats`` (ascending positions in the window) is the same
+    string as the one at ``originals`` (each earlier than its repeat), in one pass over the
+    window's ``file``. It holds the strings of the repeated targets, none of the others."""
+    wanted = np.unique(originals)
+    held: list[pa.Array] = []  # the strings at ``wanted``, as far as the pass has got
     start = 0
-    for i, batch in enumerate(batches):
+    for batch in _batches(file):
         end = start + len(batch)
-        lo, hi = np.searchsorted(positions, (start, end))
+        lo, hi = np.searchsorted(wanted, (start, end))
         if hi > lo:
-            out.append(batch.take(pa.array(positions[lo:hi] - start)))
-        batches[i] = None  # type: ignore[call-overload]
+            held.append(batch.take(pa.array(wanted[lo:hi] - start)))
+        lo, hi = np.searchsorted(repeats, (start, end))
+        if hi > lo:
+            seen = _Strings(held).take(np.searchsorted(wanted, originals[lo:hi]).astype(np.int32))
+            if batch.take(pa.array(repeats[lo:hi] - start)).to_pylist() != seen:
+                return False
         start = end
-    batches.clear()
-    return _Strings(out)
+    return True
+
+
+def _group_targets(file: IO[bytes], kept: IndexArray, packing: Packing, first_chunk: int) -> ChunkList:
+    """The window's chunks: the targets at ``kept`` (ascending positions in the window's
+    ``file``), placed as ``packing`` says, sorted into groups of consecutive chunks (those that
+    start in the same :data:`_GROUP` targets of the plan) in a new temporary file, in one pass.
+    Each batch of the window becomes a record batch per group it has targets of."""
+    # place[j]: where kept target j is in plan order (the chunks' targets one after another).
+    place = np.empty(kept.size, dtype=np.int32)
+    ends = np.empty(len(packing.chunks), dtype=np.int32)
+    end = 0
+    for i, chunk in enumerate(packing.chunks):
+        place[chunk] = np.arange(end, end + chunk.size, dtype=np.int32)
+        end += chunk.size
+        ends[i] = end
+    del packing.chunks[:]  # the packer's index arrays: released before the pass
+    starts = ends - np.diff(ends, prepend=0)
+    group_first = np.flatnonzero(np.diff(starts // _GROUP, prepend=-1)).astype(np.int32)
+    group_starts = starts[group_first]
+    group_first = np.append(group_first, np.int32(ends.size))
+
+    grouped = tempfile.TemporaryFile()
+    try:
+        pieces: list[int] = []
+        with ipc.new_file(pa.PythonFile(grouped, mode="w"), _PLACED) as out:
+            start = 0
+            for batch in _batches(file):
+                end = start + len(batch)
+                lo, hi = np.searchsorted(kept, (start, end))
+                where = place[lo:hi]
+                group = np.searchsorted(group_starts, where, side="right") - 1
+                by_group = np.argsort(group, kind="stable")
+                targets = batch.take(pa.array(kept[lo:hi][by_group] - start))
+                where, group = where[by_group], group[by_group]
+                cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), group.size]
+                for a, b in zip(cuts, cuts[1:]):
+                    if b > a:
+                        out.write_batch(pa.record_batch(
+                            [targets.slice(a, b - a), pa.array(where[a:b])], schema=_PLACED))
+                        pieces.append(int(group[a]))
+                start = end
+        return ChunkList(grouped, np.array(pieces, dtype=np.int32), ends, group_first,
+                         packing.n_domains, first_chunk)
+    except BaseException:
+        grouped.close()
+        raise
