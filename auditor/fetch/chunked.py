@@ -21,9 +21,8 @@ from auditor.errors import ApiError, FatalApiError, RequestError
 from auditor.fetch.client import ApiClient
 from auditor.fetch.runner import WorkUnit, api_error_records
 from auditor.protocol.endpoints import Endpoint
-from auditor.protocol.envelope import parse_envelope, single_task
+from auditor.protocol.envelope import single_task
 from auditor.protocol.matching import match_items
-from auditor.protocol.typed import typed_parser
 from auditor.write.flatten import flatten
 from auditor.write.sink import ErrorRecord, UnitResult
 
@@ -50,7 +49,6 @@ class ChunkExecutor:
         self.run_id = run_id
         self.unmatched_items = 0
         self._cpu = anyio.CapacityLimiter(1)
-        self._parse = typed_parser(endpoint.dataset) if endpoint.typed_items else parse_envelope
 
     async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
         fetched = _Fetched()
@@ -68,7 +66,7 @@ class ChunkExecutor:
         try:
             call = await self.client.call(self.endpoint.method, self.endpoint.path, [task],
                                           worst_case_cost=self.endpoint.price.worst_case(len(targets)),
-                                          parse=self._parse)
+                                          parse=self.endpoint.parse)
         except RequestError as exc:
             fetched.requests += exc.attempts
             if len(targets) > 1:

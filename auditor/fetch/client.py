@@ -99,9 +99,9 @@ class ApiClient:
                    parse: EnvelopeParser = parse_envelope) -> CallResult:
         """Send one call and return its successful tasks, or raise the error that ended it.
 
-        ``parse`` reads each answer (a faster, typed parser for the bulk endpoint:
-        :mod:`auditor.protocol.typed`). The raised :class:`ApiError` carries ``attempts`` (how
-        many were made).
+        ``parse`` reads each answer (an endpoint's :attr:`~auditor.protocol.endpoints.Endpoint.parse`:
+        typed for the endpoints whose rows are items). The raised :class:`ApiError` carries
+        ``attempts`` (how many were made).
         """
         request = build_request(self.connection, method, path, tasks)
         with self.budget.reserve(worst_case_cost) as reservation:

@@ -16,9 +16,8 @@ from auditor.errors import ApiError, FatalApiError
 from auditor.fetch.client import ApiClient
 from auditor.fetch.runner import WorkUnit, api_error_records, failed_unit
 from auditor.protocol.endpoints import Endpoint
-from auditor.protocol.envelope import parse_envelope, single_task
+from auditor.protocol.envelope import single_task
 from auditor.protocol.paging import Cursor, advance, first_cursor, task_for
-from auditor.protocol.typed import typed_parser
 from auditor.write.flatten import flatten
 from auditor.write.sink import UnitResult
 
@@ -35,7 +34,6 @@ class PerTargetExecutor:
         self.endpoint = endpoint
         self.build_task = build_task
         self.run_id = run_id
-        self._parse = typed_parser(endpoint.dataset) if endpoint.typed_items else parse_envelope
 
     async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
         base = self.build_task(unit)
@@ -46,7 +44,7 @@ class PerTargetExecutor:
             try:
                 call = await self.client.call(self.endpoint.method, self.endpoint.path, [task] if task else None,
                                               worst_case_cost=self.endpoint.worst_case_cost(1),
-                                              parse=self._parse)
+                                              parse=self.endpoint.parse)
                 outcome = single_task(call.tasks)
                 result = next((r for r in outcome.result if isinstance(r, dict)), {})
                 items = self.endpoint.items(result) if result else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+from auditor.protocol.envelope import EnvelopeParser, parse_envelope
 from auditor.protocol.prices import PRICES, Price
 
 
@@ -53,6 +54,14 @@ class Endpoint:
     #: Answers decoded by msgspec straight into item structs (:mod:`auditor.protocol.typed`):
     #: for endpoints whose rows are the result's ``items``.
     typed_items: bool = False
+
+    @property
+    def parse(self) -> EnvelopeParser:
+        """How its answers are read: typed (:mod:`auditor.protocol.typed`) or the reference."""
+        if not self.typed_items:
+            return parse_envelope
+        from auditor.protocol.typed import typed_parser  # msgspec and the schemas: only when used
+        return typed_parser(self.dataset)
 
     @property
     def price(self) -> Price:
