@@ -1,7 +1,8 @@
 """Write-path benchmark: decode + flatten + Parquet, per bulk_pages_summary item.
 
-    python -m benchmarks.flatten                 # 200k items
+    python -m benchmarks.flatten                 # 200k items, decoded as runs decode them
     python -m benchmarks.flatten --items 50000
+    python -m benchmarks.flatten --decoder dicts # the reference parser (orjson dicts) instead
 
 Items are generated deterministically (seeded) to look like the API's: a page URL, fourteen
 counts, a first_seen timestamp (a lost_date on 30%), and the six ``referring_links_*`` maps with
@@ -9,7 +10,9 @@ about 22 entries in all (top-level domains and countries up to 12 each, ``""`` k
 They are packed into responses of 1000 items, encoded with orjson, and then replayed the way the
 runner handles them, one response at a time:
 
-* ``decode``: ``orjson.loads`` of the response body, down to the items;
+* ``decode``: the endpoint's parser on the response body, down to the items: typed structs
+  (:mod:`auditor.protocol.typed`, what a run uses), or with ``--decoder dicts`` the reference
+  :func:`auditor.protocol.envelope.parse_envelope`;
 * ``flatten``: :func:`auditor.write.flatten.flatten` into a record batch (targets = item URLs);
 * ``write``: :class:`auditor.write.sink.RunSink` with its defaults (250k-row files, 64k-row row
   groups, zstd), including the checkpoint journal, the final flush, fsyncs and renames.
@@ -31,6 +34,9 @@ from typing import Any
 
 import orjson
 
+from auditor.protocol.endpoints import BULK_PAGES_SUMMARY
+from auditor.protocol.envelope import EnvelopeParser, parse_envelope
+from auditor.protocol.matching import item_url
 from auditor.write.checkpoint import CheckpointStore
 from auditor.write.flatten import flatten
 from auditor.write.sink import RunSink, UnitResult
@@ -89,7 +95,7 @@ def responses(items: int, seed: int = 7) -> list[bytes]:
     return bodies
 
 
-def replay(bodies: list[bytes]) -> dict[str, float]:
+def replay(bodies: list[bytes], parse: EnvelopeParser) -> dict[str, float]:
     """CPU seconds per phase for one replay of ``bodies`` into a fresh output directory."""
     spent = {"decode": 0.0, "flatten": 0.0, "write": 0.0}
     clock = time.process_time
@@ -99,11 +105,11 @@ def replay(bodies: list[bytes]) -> dict[str, float]:
         sink = RunSink(store, run_record)
         for number, body in enumerate(bodies):
             t0 = clock()
-            task = orjson.loads(body)["tasks"][0]
-            found = task["result"][0]["items"]
+            task = parse(200, body)[0]
+            found = task.result[0]["items"]
             t1 = clock()
-            batch = flatten("bulk_pages_summary", found, [i["url"] for i in found],
-                            run_id=run_record.run_id, fetched_at=time.time(), task_id=task["id"])
+            batch = flatten("bulk_pages_summary", found, list(map(item_url, found)),
+                            run_id=run_record.run_id, fetched_at=time.time(), task_id=task.task_id)
             t2 = clock()
             sink.add(UnitResult("bulk", f"c{number}", {"bulk_pages_summary": batch},
                                 requests=1, targets=len(found)))
@@ -120,14 +126,15 @@ def replay(bodies: list[bytes]) -> dict[str, float]:
     return spent
 
 
-def run(items: int, repeat: int) -> dict[str, Any]:
+def run(items: int, repeat: int, decoder: str = "typed") -> dict[str, Any]:
     bodies = responses(items)
-    replays = [replay(bodies) for _ in range(repeat)]
+    parse = BULK_PAGES_SUMMARY.parse if decoder == "typed" else parse_envelope
+    replays = [replay(bodies, parse) for _ in range(repeat)]
     spent = {name: min(r[name] for r in replays) for name in ("decode", "flatten", "write")}
     size = replays[0]["parquet_bytes"]
     per_item = {name: seconds / items * 1e6 for name, seconds in spent.items()}
     per_item["total"] = sum(per_item.values())
-    return {"items": items, "repeat": repeat, "us_per_item": {k: round(v, 2) for k, v in per_item.items()},
+    return {"items": items, "repeat": repeat, "decoder": decoder, "us_per_item": {k: round(v, 2) for k, v in per_item.items()},
             "seconds_per_million": round(per_item["total"], 2),
             "parquet_bytes_per_item": round(size / items, 1),
             "json_bytes_per_item": round(sum(map(len, bodies)) / items, 1)}
@@ -137,8 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--decoder", choices=("typed", "dicts"), default="typed",
+                        help="typed structs as runs decode bulk answers (default), or the reference dicts")
     args = parser.parse_args()
-    result = run(args.items, args.repeat)
+    result = run(args.items, args.repeat, args.decoder)
     for name, value in result["us_per_item"].items():
         print(f"{name:>8}: {value:6.2f} us/item")
     print(f"end to end: {result['seconds_per_million']:.1f} s CPU per million items; Parquet "
