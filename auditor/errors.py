@@ -8,6 +8,7 @@ only ever sees these classes::
     AuditorError
     ├── ConfigError            bad job file, bad option, bad credentials setup: nothing was spent
     ├── OutputError            the output folder cannot be written (path named)
+    ├── ScratchError           temporary files (planning windows, the request spool) cannot be written
     └── ApiError               something the API (or the way to it) answered
         ├── FatalApiError      the account cannot go on (401, 40100, 402/40200, 40203, ...): stop the run
         ├── RetryableError     worth another attempt after a back-off
@@ -41,6 +42,10 @@ class OutputError(AuditorError):
         super().__init__(f"cannot write {path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ScratchError(AuditorError):
+    """Temporary files cannot be written (``$TMPDIR`` full or too small); nothing was sent."""
 
 
 class ApiError(AuditorError):

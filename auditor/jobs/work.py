@@ -26,6 +26,7 @@ from auditor.fetch.per_target import PerTargetExecutor
 from auditor.fetch.runner import Executor, WorkUnit
 from auditor.jobs.config import BulkPagesSummary, DomainPagesSummary, History, Job, OnPageLinks, TargetSource
 from auditor.plan.builder import Chunk, PlanWindow, Reject, WindowStats, build_plan
+from auditor.plan.scratch import scratch_files
 from auditor.plan.summary import PlanSummary
 from auditor.protocol.endpoints import (
     BULK_PAGES_SUMMARY,
@@ -87,15 +88,17 @@ class Section:
         :meth:`units` reads them back: a run plans (normalises, de-duplicates, packs) its input
         once, and holds no more than one window of it in memory.
         """
-        spool = tempfile.TemporaryFile()
+        with scratch_files("the planned requests"):
+            spool = tempfile.TemporaryFile()
         for window in self.windows():
             self.summary.add(window)
             for reject in window.rejects:
                 on_reject(reject)
-            for chunk in window.chunks:
-                record = orjson.dumps([chunk.chunk_id, chunk.targets])
-                spool.write(len(record).to_bytes(4, "little"))
-                spool.write(record)
+            with scratch_files("the planned requests"):
+                for chunk in window.chunks:
+                    record = orjson.dumps([chunk.chunk_id, chunk.targets])
+                    spool.write(len(record).to_bytes(4, "little"))
+                    spool.write(record)
             del window  # its strings go before the next window is read, not after
         if self._spool is not None:
             self._spool.close()

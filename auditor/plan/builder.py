@@ -37,6 +37,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from contextlib import suppress
 from itertools import chain, count, islice
 from typing import IO, NamedTuple, overload
 
@@ -47,6 +48,7 @@ from xxhash import xxh3_64_intdigest
 
 from auditor.plan.dedup import SeenKeys
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
+from auditor.plan.scratch import scratch_files
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.read import SourceLine, iter_lines
 
@@ -255,7 +257,8 @@ def build_plan(
             # Look one line ahead: only if another window follows must this one's keys be kept.
             upcoming = next(stream, None) if collected.lines == window else None
             more = upcoming is not None
-            planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
+            with scratch_files("a planning window"):
+                planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
         first_chunk += len(planned.chunks)
         yield planned
         del planned, collected  # not held while the next window is read
@@ -280,14 +283,29 @@ def plan_files(
 
 def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
     """Read up to ``limit`` lines: normalise and reject. Repeats are dropped in :func:`_plan_window`."""
-    collected = _Collected(tempfile.TemporaryFile())
+    with scratch_files("a planning window"):
+        collected = _Collected(tempfile.TemporaryFile())
     try:
-        with ipc.new_stream(pa.PythonFile(collected.targets, mode="w"), _TARGETS) as out:
-            _read(stream, limit, collected, out)
+        with scratch_files("a planning window"):
+            out = ipc.new_stream(pa.PythonFile(collected.targets, mode="w"), _TARGETS)
+        try:
+            _read(stream, limit, collected, out)  # its writes raise ScratchError themselves
+        except BaseException:
+            _close_quietly(out)
+            raise
+        with scratch_files("a planning window"):
+            out.close()
     except BaseException:
-        collected.targets.close()
+        _close_quietly(collected.targets)
         raise
     return collected
+
+
+def _close_quietly(file: IO[bytes] | ipc.RecordBatchStreamWriter) -> None:
+    """Close after a failure: a file whose last write failed fails to close too, and the first
+    error is the one worth reporting."""
+    with suppress(OSError):
+        file.close()
 
 
 def _read(stream: Iterator[SourceLine], limit: int, collected: _Collected,
@@ -314,11 +332,16 @@ def _read(stream: Iterator[SourceLine], limit: int, collected: _Collected,
         add_key(key_of(target.encode()))
         add_id(new_id(domain, len(domain_id)))
         if len(batch) >= _BATCH:
-            out.write_batch(pa.record_batch([pa.array(batch, type=pa.string())], schema=_TARGETS))
+            _write_targets(out, batch)
             batch.clear()
     if batch:
-        out.write_batch(pa.record_batch([pa.array(batch, type=pa.string())], schema=_TARGETS))
+        _write_targets(out, batch)
     collected.lines = n_lines
+
+
+def _write_targets(out: ipc.RecordBatchStreamWriter, targets: list[str]) -> None:
+    with scratch_files("a planning window"):
+        out.write_batch(pa.record_batch([pa.array(targets, type=pa.string())], schema=_TARGETS))
 
 
 def _batches(file: IO[bytes]) -> Iterator[pa.StringArray]:
@@ -486,5 +509,5 @@ def _group_targets(file: IO[bytes], kept: IndexArray, packing: Packing, first_ch
         return ChunkList(grouped, np.array(pieces, dtype=np.int32), ends, group_first,
                          packing.n_domains, first_chunk)
     except BaseException:
-        grouped.close()
+        _close_quietly(grouped)
         raise
