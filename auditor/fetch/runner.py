@@ -18,6 +18,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import anyio
@@ -28,6 +29,9 @@ from auditor.fetch.budget import BudgetExhausted
 from auditor.write.sink import ErrorRecord, RunSink, UnitResult
 
 log = logging.getLogger(__name__)
+
+_PRODUCE_BATCH = 8
+"""Units made per thread hop: a few, so that fewer hops do not mean many more units held."""
 
 
 @dataclass(slots=True)
@@ -96,18 +100,21 @@ class Runner:
             self._workers_scope = None
 
     async def _produce(self, units: Iterator[WorkUnit], send: ObjectSendStream[WorkUnit]) -> None:
-        # Planning is CPU work on big windows: pull units in a thread so the loop keeps sending.
-        done = object()
+        # Making units can be CPU work (planning a window, reading the spool): it is done in a
+        # thread so the loop keeps sending, a batch at a time (a thread hop costs ~0.1 ms of CPU).
         async with send:
             while self.stop_reason is None:
                 try:
-                    unit = await anyio.to_thread.run_sync(next, units, done)
+                    batch = await anyio.to_thread.run_sync(_take, units, _PRODUCE_BATCH)
                 except AuditorError as exc:  # e.g. a target list that cannot be read
                     self.stop(f"cannot read the work: {exc}", exc)
                     return
-                if unit is done:
+                if not batch:
                     return
-                await send.send(unit)
+                for unit in batch:
+                    if self.stop_reason is not None:
+                        return  # the rest stays uncommitted, for the resume
+                    await send.send(unit)
 
     async def _work(self, receive: ObjectReceiveStream[WorkUnit], send: ObjectSendStream[UnitResult],
                     execute: Executor) -> None:
@@ -167,6 +174,10 @@ class Runner:
         if result.done:
             p.units_done += 1
             p.targets_done += result.targets
+
+
+def _take(units: Iterator[WorkUnit], n: int) -> list[WorkUnit]:
+    return list(islice(units, n))
 
 
 def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, status_code: int | None = None,
