@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor.protocol.prices import Price
+from auditor.protocol.prices import PRICES, Price
 from .validation import FieldSpec
 
 if TYPE_CHECKING:
@@ -68,13 +68,17 @@ class Endpoint:
     api: str
     function: str
     handler: Handler
-    price: Price
     function_code: int
     fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     max_tasks: int = 1
     path_param: str | None = None
     per_minute_limit: Callable[[Any], int] | None = None  # config -> extra limit for this endpoint
     se: str | None = None                                 # echoed in ``data`` when the API does
+
+    @property
+    def price(self) -> Price:
+        """From the project's one price table (shared with the client and the planner)."""
+        return PRICES[self.name]
 
     @property
     def path(self) -> list[str]:

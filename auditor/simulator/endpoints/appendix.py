@@ -72,7 +72,6 @@ ENDPOINTS = (
         api="appendix",
         function="errors",
         handler=_errors,
-        price=PRICES["appendix/errors"],
         function_code=1,
     ),
     Endpoint(
@@ -81,7 +80,6 @@ ENDPOINTS = (
         api="appendix",
         function="user_data",
         handler=_user_data,
-        price=PRICES["appendix/user_data"],
         function_code=2,
     ),
 )

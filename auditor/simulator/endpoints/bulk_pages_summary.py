@@ -11,7 +11,6 @@ import orjson
 from auditor.protocol.matching import match_key
 from auditor.targets.domains import registrable_domain
 
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import SummaryRequest, summary_item
 from ..urls import echo_url, host_of
@@ -97,7 +96,6 @@ ENDPOINTS = (
         api="backlinks",
         function="bulk_pages_summary",
         handler=handle,
-        price=PRICES["backlinks/bulk_pages_summary/live"],
         function_code=348,
         fields=FIELDS,
     ),

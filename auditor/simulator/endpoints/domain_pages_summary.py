@@ -20,7 +20,6 @@ from auditor.targets.domains import registrable_domain
 
 from ..filters import Kind, filters_check, matches, order_by_check, sort_items
 from ..paging import TOKEN_FIELD, window
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import MAP_FIELDS, SummaryRequest, summary_item
 from ..urls import echo_url, host_of
@@ -164,7 +163,6 @@ ENDPOINTS = (
         api="backlinks",
         function="domain_pages_summary",
         handler=handle,
-        price=PRICES["backlinks/domain_pages_summary/live"],
         function_code=371,
         fields=FIELDS,
     ),

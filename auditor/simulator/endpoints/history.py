@@ -13,7 +13,6 @@ from typing import Any
 
 from auditor.targets.domains import registrable_domain
 
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..summaries import MAP_FIELDS, SummaryRequest, summary_item
 from ..validation import MIN_DATE, FieldSpec, bare_domain, date_field, invalid, rank_scale, tag
@@ -130,7 +129,6 @@ ENDPOINTS = (
         api="backlinks",
         function="history",
         handler=handle,
-        price=PRICES["backlinks/history/live"],
         function_code=323,
         fields=FIELDS,
     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..world import World, unit
 
@@ -54,7 +53,6 @@ ENDPOINTS = (
         api="backlinks",
         function="index",
         handler=handle,
-        price=PRICES["backlinks/index"],
         function_code=301,
     ),
 )

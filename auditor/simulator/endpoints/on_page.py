@@ -10,7 +10,6 @@ from typing import Any
 from auditor.targets.domains import registrable_domain
 
 from ..crawls import Crawl
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..validation import Check, FieldSpec, TaskError, absolute_url, bare_domain, boolean, integer, invalid, tag, text
 from ..world import format_timestamp, stable_hash
@@ -162,7 +161,6 @@ ENDPOINTS = (
         api="on_page",
         function="task_post",
         handler=_task_post,
-        price=PRICES["on_page/task_post"],
         function_code=216,
         fields=TASK_POST_FIELDS,
         max_tasks=MAX_TASKS,
@@ -173,7 +171,6 @@ ENDPOINTS = (
         api="on_page",
         function="tasks_ready",
         handler=_tasks_ready,
-        price=PRICES["on_page/tasks_ready"],
         function_code=217,
         per_minute_limit=_tasks_ready_limit,
     ),
@@ -183,7 +180,6 @@ ENDPOINTS = (
         api="on_page",
         function="summary",
         handler=_summary,
-        price=PRICES["on_page/summary"],
         function_code=218,
         path_param="id",
     ),

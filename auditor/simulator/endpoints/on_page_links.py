@@ -16,7 +16,6 @@ import orjson
 from ..crawls import Crawl
 from ..filters import Kind, filters_check, matches
 from ..paging import TOKEN_FIELD, window
-from auditor.protocol.prices import PRICES
 from ..registry import Endpoint, TaskContext, TaskResult
 from ..validation import FieldSpec, integer, relative_url, tag, text
 from ..world import World
@@ -165,7 +164,6 @@ ENDPOINTS = (
         api="on_page",
         function="links",
         handler=handle,
-        price=PRICES["on_page/links"],
         function_code=219,
         fields=FIELDS,
     ),
