@@ -51,14 +51,12 @@ class Endpoint:
     targets_per_task: int  # the planner's chunk size: 1000 for bulk, 1 per-target, 0 for none
     paging: Paging | None = None
     items: Callable[[dict[str, Any]], list[Any]] = _items
-    #: Answers decoded by msgspec straight into item structs (:mod:`auditor.protocol.typed`):
-    #: for endpoints whose rows are the result's ``items``.
-    typed_items: bool = False
 
     @property
     def parse(self) -> EnvelopeParser:
-        """How its answers are read: typed (:mod:`auditor.protocol.typed`) or the reference."""
-        if not self.typed_items:
+        """How its answers are read: when its rows are a result's ``items``, decoded by msgspec
+        straight into item structs (:mod:`auditor.protocol.typed`); otherwise the reference."""
+        if self.items is not _items:
             return parse_envelope
         from auditor.protocol.typed import typed_parser  # msgspec and the schemas: only when used
         return typed_parser(self.dataset)
@@ -75,16 +73,16 @@ class Endpoint:
 
 BULK_PAGES_SUMMARY = Endpoint(
     name="bulk_pages_summary", path="backlinks/bulk_pages_summary/live", method="POST",
-    dataset="bulk_pages_summary", targets_per_task=1000, typed_items=True,
+    dataset="bulk_pages_summary", targets_per_task=1000,
 )
 DOMAIN_PAGES_SUMMARY = Endpoint(
     name="domain_pages_summary", path="backlinks/domain_pages_summary/live", method="POST",
-    dataset="domain_pages_summary", targets_per_task=1, typed_items=True,
+    dataset="domain_pages_summary", targets_per_task=1,
     paging=Paging("offset"),
 )
 HISTORY = Endpoint(
     name="history", path="backlinks/history/live", method="POST",
-    dataset="backlinks_history", targets_per_task=1, typed_items=True,
+    dataset="backlinks_history", targets_per_task=1,
 )
 INDEX = Endpoint(
     name="index", path="backlinks/index", method="GET",
@@ -92,7 +90,7 @@ INDEX = Endpoint(
 )
 ON_PAGE_LINKS = Endpoint(
     name="on_page_links", path="on_page/links", method="POST",
-    dataset="on_page_links", targets_per_task=1, typed_items=True,
+    dataset="on_page_links", targets_per_task=1,
     paging=Paging("token"),
 )
 

@@ -25,14 +25,17 @@ from typing import Annotated, Any
 import msgspec
 import pyarrow as pa
 
+from auditor.protocol.endpoints import Paging
 from auditor.protocol.envelope import EnvelopeParser, TaskOutcome, parse_envelope
 from auditor.protocol.status import Action, action_for, action_for_http
 from auditor.write.schemas import SCHEMAS, source
 
 _SUCCESS = (Action.OK, Action.EMPTY)
 
-RESULT_FIELDS: dict[str, type] = {"total_count": int, "search_after_token": str}
-"""What of a result object, besides its items, the executors read (paging): decoded typed too."""
+_PAGING = Paging("offset")
+RESULT_FIELDS: dict[str, type] = {_PAGING.total_field: int, _PAGING.token_field: str}
+"""What of a result object, besides its items, the executors read (paging's fields, as
+:class:`~auditor.protocol.endpoints.Paging` names them): decoded typed too."""
 # Integers past int64 go to the reference parser (which reads them as floats, as orjson does).
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
