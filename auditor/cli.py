@@ -189,9 +189,10 @@ def _tune_malloc(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
     * at most two arenas: each thread that allocates (decoding, flattening, Parquet) gets its own
       otherwise, and freed memory stays spread over them, never trimmed (~230 instead of
       240-280 MB peak RSS at a million targets);
-    * blocks of 128 KiB and more always mmap-ed: glibc's adaptive threshold grows to the size of
-      the largest block freed (the planner's 8 MB arrays), after which such blocks come from the
-      heap and stay in RSS when freed.
+    * blocks of 4 MiB and more always mmap-ed, so they go back when freed: glibc's adaptive
+      threshold would grow to the size of the largest block freed (the planner's arrays), after
+      which such blocks come from the heap and stay in RSS. Smaller blocks (the ~720 KB answers)
+      stay on the heap, where reusing them costs no page faults.
     """
     if not sys.platform.startswith("linux"):
         return
