@@ -1,8 +1,9 @@
 """Write-path benchmark: decode + flatten + Parquet, per bulk_pages_summary item.
 
-    python -m benchmarks.flatten                 # 200k items, decoded as runs decode them
+    python -m benchmarks.flatten                   # 200k items, decoded as runs decode them
     python -m benchmarks.flatten --items 50000
-    python -m benchmarks.flatten --decoder dicts # the reference parser (orjson dicts) instead
+    python -m benchmarks.flatten --decoder structs # msgspec structs, without the C scanner
+    python -m benchmarks.flatten --decoder dicts   # the reference parser (orjson dicts)
 
 Items are generated deterministically (seeded) to look like the API's: a page URL, fourteen
 counts, a first_seen timestamp (a lost_date on 30%), and the six ``referring_links_*`` maps with
@@ -10,9 +11,10 @@ about 22 entries in all (top-level domains and countries up to 12 each, ``""`` k
 They are packed into responses of 1000 items, encoded with orjson, and then replayed the way the
 runner handles them, one response at a time:
 
-* ``decode``: the endpoint's parser on the response body, down to the items: typed structs
-  (:mod:`auditor.protocol.typed`, what a run uses), or with ``--decoder dicts`` the reference
-  :func:`auditor.protocol.envelope.parse_envelope`;
+* ``decode``: the endpoint's parser on the response body, down to the items: Arrow columns
+  scanned by the compiled scanner (:mod:`auditor.protocol.columnar`, what a run uses), or with
+  ``--decoder structs`` msgspec structs (:mod:`auditor.protocol.typed` without the scanner), or
+  with ``--decoder dicts`` the reference :func:`auditor.protocol.envelope.parse_envelope`;
 * ``flatten``: :func:`auditor.write.flatten.flatten` into a record batch (targets = item URLs);
 * ``write``: :class:`auditor.write.sink.RunSink` with its defaults (250k-row files, 64k-row row
   groups, zstd), including the checkpoint journal, the final flush, fsyncs and renames.
@@ -36,7 +38,10 @@ import orjson
 
 from auditor.protocol.endpoints import BULK_PAGES_SUMMARY
 from auditor.protocol.envelope import EnvelopeParser, parse_envelope
+from auditor.protocol import columnar
+from auditor.protocol.items import ItemColumns
 from auditor.protocol.matching import item_url
+from auditor.protocol.typed import typed_parser
 from auditor.write.checkpoint import CheckpointStore
 from auditor.write.flatten import flatten
 from auditor.write.sink import RunSink, UnitResult
@@ -108,7 +113,8 @@ def replay(bodies: list[bytes], parse: EnvelopeParser) -> dict[str, float]:
             task = parse(200, body)[0]
             found = task.result[0]["items"]
             t1 = clock()
-            batch = flatten("bulk_pages_summary", found, list(map(item_url, found)),
+            urls = found.urls() if isinstance(found, ItemColumns) else list(map(item_url, found))
+            batch = flatten("bulk_pages_summary", found, urls,
                             run_id=run_record.run_id, fetched_at=time.time(), task_id=task.task_id)
             t2 = clock()
             sink.add(UnitResult("bulk", f"c{number}", {"bulk_pages_summary": batch},
@@ -126,9 +132,18 @@ def replay(bodies: list[bytes], parse: EnvelopeParser) -> dict[str, float]:
     return spent
 
 
-def run(items: int, repeat: int, decoder: str = "typed") -> dict[str, Any]:
+DECODERS: dict[str, EnvelopeParser] = {
+    "columnar": typed_parser(BULK_PAGES_SUMMARY.dataset),
+    "structs": typed_parser(BULK_PAGES_SUMMARY.dataset, scan=False),
+    "dicts": parse_envelope,
+}
+
+
+def run(items: int, repeat: int, decoder: str = "columnar") -> dict[str, Any]:
+    if decoder == "columnar" and not columnar.AVAILABLE:
+        raise SystemExit("the columnar scanner is not compiled (or AUDITOR_DECODER turns it off)")
     bodies = responses(items)
-    parse = BULK_PAGES_SUMMARY.parse if decoder == "typed" else parse_envelope
+    parse = DECODERS[decoder]
     replays = [replay(bodies, parse) for _ in range(repeat)]
     spent = {name: min(r[name] for r in replays) for name in ("decode", "flatten", "write")}
     size = replays[0]["parquet_bytes"]
@@ -144,8 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--decoder", choices=("typed", "dicts"), default="typed",
-                        help="typed structs as runs decode bulk answers (default), or the reference dicts")
+    parser.add_argument("--decoder", choices=list(DECODERS), default="columnar",
+                        help="columns scanned by the C scanner as runs decode bulk answers "
+                             "(default), msgspec structs, or the reference dicts")
     args = parser.parse_args()
     result = run(args.items, args.repeat, args.decoder)
     for name, value in result["us_per_item"].items():

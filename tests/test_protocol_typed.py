@@ -1,7 +1,9 @@
 """Typed decoding (auditor.protocol.typed) gives exactly what the reference parser gives.
 
 The reference is ``parse_envelope`` (dicts) followed by the same matching and ``flatten``; the
-typed parser may only be faster. Every test here decodes the same bytes both ways.
+typed parser may only be faster. Every test here decodes the same bytes both ways, once with the
+columnar scanner first (as runs do) and once with the structs alone. The scanner's own corner
+cases (JSON text it must read or decline) are in test_protocol_columnar.py.
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ from hypothesis import strategies as st
 from auditor.errors import ApiError, RequestError, TransportError
 from auditor.protocol.endpoints import BULK_PAGES_SUMMARY, HISTORY
 from auditor.protocol.envelope import EnvelopeParser, parse_envelope, single_task
+from auditor.protocol import columnar
+from auditor.protocol.items import ItemColumns, join_items
 from auditor.protocol.matching import match_items
 from auditor.protocol.typed import item_struct, typed_parser
 from auditor.write.flatten import FlattenError, flatten
 from test_write_flatten import CTX, bulk_item
 
-BULK = typed_parser("bulk_pages_summary")
+PARSERS = {"scanned": typed_parser("bulk_pages_summary"),
+           "structs": typed_parser("bulk_pages_summary", scan=False)}
+
+
+@pytest.fixture(params=list(PARSERS))
+def parse(request: pytest.FixtureRequest) -> EnvelopeParser:
+    return PARSERS[request.param]
+
 TARGETS = [f"https://example.com/p{n}" for n in range(6)]
 
 
@@ -47,7 +58,7 @@ def through(parse: EnvelopeParser, body: bytes, http_status: int = 200,
         return ("api error", type(exc), str(exc), exc.status_code, exc.http_status)
     results = [result for result in task.result if isinstance(result, dict)]
     paging = [(r.get("total_count"), r.get("search_after_token")) for r in results]
-    items = [item for result in results for item in BULK_PAGES_SUMMARY.items(result)]
+    items = join_items([BULK_PAGES_SUMMARY.items(result) for result in results])
     if dataset == "bulk_pages_summary":
         items, owners, unmatched = match_items(items, TARGETS)
     else:
@@ -60,14 +71,25 @@ def through(parse: EnvelopeParser, body: bytes, http_status: int = 200,
             paging)
 
 
+@pytest.mark.skipif(not columnar.AVAILABLE, reason="the scanner is not compiled")
+def test_a_clean_answer_is_scanned_into_columns() -> None:
+    body = envelope([bulk_item(url=t + "/", rank=n) for n, t in enumerate(TARGETS[:4])])
+    task = single_task(PARSERS["scanned"](200, body))
+    items = task.result[0]["items"]
+    assert isinstance(items, ItemColumns) and len(items) == 4
+    assert items.batch.column("rank").to_pylist() == [0, 1, 2, 3]
+    assert through(PARSERS["scanned"], body) == through(parse_envelope, body)
+
+
 def test_a_clean_answer_is_decoded_into_structs_and_gives_the_same_rows() -> None:
     items = [bulk_item(url=t + "/", rank=n) for n, t in enumerate(TARGETS[:4])]
     items.append(bulk_item(url="https://elsewhere.com/x"))
     body = envelope(items)
-    task = single_task(BULK(200, body))
+    structs = PARSERS["structs"]
+    task = single_task(structs(200, body))
     assert isinstance(task.result[0]["items"][0], item_struct("bulk_pages_summary"))  # not dicts
     assert task.result[0]["total_count"] == 5 and task.result[0]["search_after_token"] is None
-    typed = through(BULK, body)
+    typed = through(structs, body)
     assert typed == through(parse_envelope, body)
     assert typed[0] == "rows" and len(typed[1]) == 4 and typed[3] == 1
 
@@ -78,16 +100,17 @@ def test_a_clean_answer_is_decoded_into_structs_and_gives_the_same_rows() -> Non
     {"url": 42}, {"first_seen": "last tuesday"}, {"referring_links_tld": ["com"]},
     {"referring_links_tld": {"com": 1.5}},
 ])
-def test_values_the_schema_does_not_declare_fall_back_to_the_reference(change: dict[str, Any]) -> None:
+def test_values_the_schema_does_not_declare_fall_back_to_the_reference(
+        parse: EnvelopeParser, change: dict[str, Any]) -> None:
     body = envelope([bulk_item(url=TARGETS[0]), bulk_item(**{"url": TARGETS[1], **change})])
-    assert through(BULK, body) == through(parse_envelope, body)
+    assert through(parse, body) == through(parse_envelope, body)
 
 
-def test_the_fallback_is_taken_for_a_value_msgspec_refuses() -> None:
+def test_the_fallback_is_taken_for_a_value_msgspec_refuses(parse: EnvelopeParser) -> None:
     body = envelope([bulk_item(url=TARGETS[0], rank=12.0)])
-    task = single_task(BULK(200, body))
+    task = single_task(parse(200, body))
     assert isinstance(task.result[0]["items"][0], dict)
-    assert through(BULK, body)[1][0]["rank"] == 12
+    assert through(parse, body)[1][0]["rank"] == 12
 
 
 @pytest.mark.parametrize(("http_status", "body", "error"), [
@@ -99,28 +122,33 @@ def test_the_fallback_is_taken_for_a_value_msgspec_refuses() -> None:
     (200, b'[]', TransportError),
 ])
 def test_failures_are_raised_exactly_as_the_reference_raises_them(
-        http_status: int, body: bytes, error: type[Exception] | None) -> None:
-    typed = through(BULK, body, http_status)
+        parse: EnvelopeParser, http_status: int, body: bytes, error: type[Exception] | None) -> None:
+    typed = through(parse, body, http_status)
     assert typed == through(parse_envelope, body, http_status)
     assert typed[0] == "api error"
     if error is not None:
         assert typed[1] is error
 
 
-def test_no_search_results_is_an_empty_success_both_ways() -> None:
+def test_no_search_results_is_an_empty_success_both_ways(parse: EnvelopeParser) -> None:
     body = envelope([bulk_item()], task_code=40102)
-    assert single_task(BULK(200, body)).result == []
-    assert through(BULK, body) == through(parse_envelope, body)
+    assert single_task(parse(200, body)).result == []
+    assert through(parse, body) == through(parse_envelope, body)
 
 
-def test_nested_objects_become_nested_structs() -> None:
+@pytest.mark.parametrize("scan", [True, False])
+def test_nested_objects_become_nested_structs(scan: bool) -> None:
     """``info.*`` columns of the history dataset: typed decoding handles two-level paths."""
-    parse = typed_parser("backlinks_history")
+    parse = typed_parser("backlinks_history", scan=scan)
     items = [{"type": "backlinks_history", "date": "2021-10-01", "rank": 4,
               "info": {"server": "nginx", "platform_type": ["cms"], "is_ip": False}},
              {"type": "backlinks_history", "date": "2021-11-01", "info": None}]
     body = envelope(items)
-    assert not isinstance(single_task(parse(200, body)).result[0]["items"][0], dict)
+    decoded = single_task(parse(200, body)).result[0]["items"]
+    if scan and columnar.AVAILABLE:
+        assert isinstance(decoded, ItemColumns)
+    else:
+        assert not isinstance(decoded[0], dict)
     assert HISTORY.dataset == "backlinks_history"
     typed = through(parse, body, dataset="backlinks_history")
     assert typed == through(parse_envelope, body, dataset="backlinks_history")
@@ -167,4 +195,6 @@ def answers(draw: st.DrawFn) -> tuple[int, bytes]:
 @given(answers())
 def test_typed_decoding_never_changes_what_an_answer_becomes(answer: tuple[int, bytes]) -> None:
     http_status, body = answer
-    assert through(BULK, body, http_status) == through(parse_envelope, body, http_status)
+    reference = through(parse_envelope, body, http_status)
+    for parse in PARSERS.values():
+        assert through(parse, body, http_status) == reference

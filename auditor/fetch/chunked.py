@@ -11,8 +11,9 @@ are recorded as failed, with the API's own code and message.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio
 import pyarrow as pa
@@ -22,6 +23,7 @@ from auditor.fetch.client import ApiClient
 from auditor.fetch.runner import WorkUnit, api_error_records
 from auditor.protocol.endpoints import Endpoint
 from auditor.protocol.envelope import single_task
+from auditor.protocol.items import ItemColumns, join_items
 from auditor.protocol.matching import match_items
 from auditor.write.flatten import flatten
 from auditor.write.sink import ErrorRecord, UnitResult
@@ -85,8 +87,8 @@ class ChunkExecutor:
         fetched.requests += call.attempts
         outcome = single_task(call.tasks)
         fetched.cost += outcome.cost
-        items = [item for result in outcome.result if isinstance(result, dict)
-                 for item in self.endpoint.items(result)]
+        items = join_items([self.endpoint.items(result) for result in outcome.result
+                            if isinstance(result, dict)])
         # Matching and flattening a full answer is ~10 ms of CPU: done on a worker thread, one
         # answer at a time, so that the event loop keeps the rate limiter's slots on time.
         batch, owners, unmatched = await anyio.to_thread.run_sync(
@@ -96,7 +98,7 @@ class ChunkExecutor:
         if batch is not None:
             fetched.batches.append(batch)
 
-    def _rows(self, items: list[Any], targets: list[str], task_id: str
+    def _rows(self, items: Sequence[Any] | ItemColumns, targets: list[str], task_id: str
               ) -> tuple[pa.RecordBatch | None, list[str], int]:
         kept, owners, unmatched = match_items(items, targets)
         if not kept:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+from auditor.protocol.items import ItemColumns
 from auditor.protocol.envelope import EnvelopeParser, parse_envelope
 from auditor.protocol.prices import PRICES, Price
 
@@ -31,9 +32,9 @@ class Paging:
     total_field: str = "total_count"
 
 
-def _items(result: dict[str, Any]) -> list[Any]:
+def _items(result: dict[str, Any]) -> list[Any] | ItemColumns:
     items = result.get("items")
-    return items if isinstance(items, list) else []
+    return items if isinstance(items, list | ItemColumns) else []
 
 
 def _whole(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,7 +51,7 @@ class Endpoint:
     dataset: str
     targets_per_task: int  # the planner's chunk size: 1000 for bulk, 1 per-target, 0 for none
     paging: Paging | None = None
-    items: Callable[[dict[str, Any]], list[Any]] = _items
+    items: Callable[[dict[str, Any]], list[Any] | ItemColumns] = _items
 
     @property
     def parse(self) -> EnvelopeParser:

@@ -14,6 +14,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import idna
 
+from auditor.protocol.items import ItemColumns
+
 # Characters left as they are when re-quoting a path, so that "%7E" and "~" fold together.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -53,19 +55,30 @@ def item_url(item: Any) -> Any:
     return item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
 
 
-def match_items(items: Sequence[Any], targets: list[str]) -> tuple[list[Any], list[str], int]:
+def match_items(items: Sequence[Any] | ItemColumns, targets: list[str]
+                ) -> tuple[list[Any] | ItemColumns, list[str], int]:
     """Pair items with the targets they answer; returns (items, their targets, unmatched count).
 
+    ``items`` are decoded objects or scanned columns (and what is kept is of the same kind).
     The cheap exact comparisons catch nearly every item; :func:`match_key` is only computed
     for the rest. A second item for the same target is dropped (each target one row).
     """
+    if isinstance(items, ItemColumns):
+        rows, owners, unmatched = _match_urls(items.urls(), targets)
+        return items.take(rows), owners, unmatched
+    rows, owners, unmatched = _match_urls(list(map(item_url, items)), targets)
+    return [items[row] for row in rows], owners, unmatched
+
+
+def _match_urls(urls: list[Any], targets: list[str]) -> tuple[list[int], list[str], int]:
+    """(rows of the urls kept, their targets, how many matched no target)."""
     exact = set(targets)
     by_key: dict[str, str] | None = None
-    kept: list[Any] = []
+    kept: list[int] = []
     owners: list[str] = []
     seen: set[str] = set()
     unmatched = 0
-    for item, url in zip(items, map(item_url, items)):
+    for row, url in enumerate(urls):
         if not isinstance(url, str):
             unmatched += 1
             continue
@@ -83,6 +96,6 @@ def match_items(items: Sequence[Any], targets: list[str]) -> tuple[list[Any], li
         if target in seen:
             continue
         seen.add(target)
-        kept.append(item)
+        kept.append(row)
         owners.append(target)
     return kept, owners, unmatched

@@ -10,23 +10,31 @@ fields the dataset keeps are built, every value's type is checked while decoding
 :func:`auditor.write.flatten.flatten` reads the structs by attribute. Result objects stay dicts
 (with the items as structs), so paging reads them as it reads any answer.
 
+Where the compiled scanner of :mod:`auditor.protocol.columnar` is available and the dataset's
+types suit it, a first, faster stage decodes the envelope with the items left as raw JSON
+(``msgspec.Raw``) and scans them straight into Arrow columns
+(:class:`~auditor.protocol.items.ItemColumns`); answers the scanner declines go on to the structs.
+
 Only a plain success takes this path: an HTTP error status, a failed ``status_code`` at any level,
 malformed JSON or any value of a type the schema does not declare sends the same bytes to
 ``parse_envelope`` (and then ``flatten`` sees dicts, with its own checks and error messages). So
-typed decoding can make an answer faster, never different: a test decodes the same bodies both
-ways and compares the batches.
+typed decoding can make an answer faster, never different: tests decode the same bodies every
+way and compare the batches.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Annotated, Any
 
 import msgspec
 import pyarrow as pa
 
 from auditor.protocol.endpoints import Paging
+from auditor.protocol import columnar
 from auditor.protocol.envelope import EnvelopeParser, TaskOutcome, parse_envelope
+from auditor.protocol.items import ItemColumns
 from auditor.protocol.status import Action, action_for, action_for_http
 from auditor.write.schemas import SCHEMAS, source
 
@@ -87,10 +95,9 @@ def item_struct(dataset: str) -> type[msgspec.Struct]:
     return _struct(f"{dataset}_item", fields)
 
 
-def _envelope_struct(dataset: str) -> type[msgspec.Struct]:
-    item = item_struct(dataset)
+def _envelope_struct(dataset: str, items: Any, default: Any = None) -> type[msgspec.Struct]:
     result = msgspec.defstruct(f"{dataset}_result", [
-        ("items", list[item] | None, None),  # type: ignore[valid-type]
+        ("items", items, default),
         *((name, type_ | None, None) for name, type_ in RESULT_FIELDS.items()),
     ], gc=False)
     task = msgspec.defstruct(f"{dataset}_task", [
@@ -105,24 +112,38 @@ def _envelope_struct(dataset: str) -> type[msgspec.Struct]:
 
 
 @lru_cache(maxsize=None)
-def typed_parser(dataset: str) -> EnvelopeParser:
+def typed_parser(dataset: str, *, scan: bool = True) -> EnvelopeParser:
     """An envelope parser for answers whose ``result[].items`` land in ``dataset``.
 
+    ``scan=False`` leaves out the columnar stage (where it is available at all).
+
     Each successful task's ``result`` holds dicts, as ``parse_envelope`` gives them, with the keys
-    ``items`` (a list of item structs, or None) and :data:`RESULT_FIELDS` (None when absent); see
+    ``items`` (:class:`~auditor.protocol.items.ItemColumns`, a list of item structs, or None) and :data:`RESULT_FIELDS` (None when absent); see
     the module docstring for when it falls back to ``parse_envelope``.
     """
-    decoder = msgspec.json.Decoder(_envelope_struct(dataset))
+    stages: list[tuple[msgspec.json.Decoder[Any], ItemReader | None]] = []
+    if scan and columnar.AVAILABLE and columnar.layout(dataset) is not None:
+        raw_items = _envelope_struct(dataset, msgspec.Raw, msgspec.Raw(b"null"))
+        stages.append((msgspec.json.Decoder(raw_items), partial(columnar.decode_items, dataset)))
+    item_structs = _envelope_struct(dataset, list[item_struct(dataset)] | None)  # type: ignore[misc]
+    stages.append((msgspec.json.Decoder(item_structs), None))
 
     def parse(http_status: int, body: bytes) -> list[TaskOutcome]:
-        outcomes = _plain_success(decoder, http_status, body)
-        return outcomes if outcomes is not None else parse_envelope(http_status, body)
+        for decoder, read_items in stages:
+            outcomes = _plain_success(decoder, read_items, http_status, body)
+            if outcomes is not None:
+                return outcomes
+        return parse_envelope(http_status, body)
 
     return parse
 
 
-def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
-                   body: bytes) -> list[TaskOutcome] | None:
+ItemReader = Callable[[Any], ItemColumns | None]
+"""Raw JSON items -> columns, or None to decline (:func:`auditor.protocol.columnar.decode_items`)."""
+
+
+def _plain_success(decoder: msgspec.json.Decoder[Any], read_items: ItemReader | None,
+                   http_status: int, body: bytes) -> list[TaskOutcome] | None:
     if action_for_http(http_status) is not None:
         return None
     try:
@@ -137,6 +158,11 @@ def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
         if action not in _SUCCESS:
             return None
         results = [msgspec.structs.asdict(r) for r in task.result or ()] if action is Action.OK else []
+        if read_items is not None:
+            for result in results:
+                result["items"] = read_items(result["items"])
+                if result["items"] is None:
+                    return None
         outcomes.append(TaskOutcome(task_id=task.id, status_code=task.status_code,
                                     cost=float(task.cost or 0.0), result=results, data=task.data))
     return outcomes

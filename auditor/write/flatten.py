@@ -11,7 +11,9 @@ This is the product's hot path, so the shape of the code follows what measured f
   silently truncates and ``pa.array(["ugc"], pa.list_(pa.string()))`` splits the string into
   characters, whereas inference yields ``double`` / ``string`` and we raise :class:`FlattenError`;
 * map columns are built from flat key and value lists plus offsets (``itertools.chain``);
-* timestamps are parsed vectorised with ``pyarrow.compute.strptime``.
+* timestamps are parsed vectorised with ``pyarrow.compute.strptime``;
+* items that :mod:`auditor.protocol.columnar` scanned are Arrow columns already (only their
+  timestamps and dates are still text): they skip all of the above but the timestamps.
 
 Unknown item keys are ignored, missing keys become null, and a value of the wrong type raises
 :class:`FlattenError` naming the dataset, the column and the first offending row.
@@ -30,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditor.protocol.items import ItemColumns
 from auditor.write.schemas import SCHEMAS, TIMESTAMP, source
 
 API_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %z"  # "2019-11-15 12:57:46 +00:00"
@@ -161,10 +164,12 @@ _string = partial(_simple, pa.string(), str, "a string")
 _bool = partial(_simple, pa.bool_(), bool, "a boolean")
 
 
-def _strings_for_parsing(values: Sequence[Any]) -> pa.Array:
-    if "" in values:  # the API's way of saying "no date" now and then: a null, not an error
-        values = [value or None for value in values]
-    return _string(values)
+def _blank_as_null(text: pa.Array) -> pa.Array:
+    """The API's ``""`` for "no date" (now and then): a null, not an error."""
+    blank = pc.equal(text, "")
+    if not pc.any(blank).as_py():
+        return text
+    return pc.if_else(blank, pa.scalar(None, pa.string()), text)
 
 
 def _parse_timestamps(arr: pa.Array) -> pa.Array:
@@ -195,22 +200,39 @@ def _is_iso_timestamp(value: str) -> bool:
     return True
 
 
-def _timestamp(values: Sequence[Any]) -> pa.Array:
-    return _parse_timestamps(_strings_for_parsing(values))
+def _timestamp_text(text: pa.Array) -> pa.Array:
+    return _parse_timestamps(_blank_as_null(text))
 
 
-def _date(values: Sequence[Any]) -> pa.Array:
+def _date_text(text: pa.Array) -> pa.Array:
     """Dates arrive as "2021-10-01" or as a full API timestamp; either becomes a UTC date."""
-    arr = _strings_for_parsing(values)
+    arr = _blank_as_null(text)
     short = pc.less_equal(pc.utf8_length(arr), 10)
     if pc.all(short).as_py() is not False:
         try:
             return pc.cast(arr, pa.date32())
         except pa.ArrowInvalid:
-            bad = _first_offender(values, _parses_as_date, "a date like '2021-10-01'")
+            bad = _first_offender(arr.to_pylist(), _parses_as_date, "a date like '2021-10-01'")
             raise bad from None
     padded = pc.if_else(short, pc.binary_join_element_wise(arr, " 00:00:00 +00:00", ""), arr)
     return _parse_timestamps(padded).cast(pa.date32())
+
+
+def _timestamp(values: Sequence[Any]) -> pa.Array:
+    return _timestamp_text(_string(values))
+
+
+def _date(values: Sequence[Any]) -> pa.Array:
+    return _date_text(_string(values))
+
+
+def _from_text(type_: pa.DataType) -> Callable[[pa.Array], pa.Array] | None:
+    """How a column that decoding left as text becomes ``type_`` (None: it is not left as text)."""
+    if pa.types.is_timestamp(type_):
+        return _timestamp_text
+    if pa.types.is_date32(type_):
+        return _date_text
+    return None
 
 
 def _parses_as_date(value: Any) -> bool:
@@ -333,6 +355,8 @@ class _ItemColumn:
     name: str
     path: tuple[str, ...]  # ("rank",) or ("info", "server")
     convert: Converter
+    type: pa.DataType
+    from_text: Callable[[pa.Array], pa.Array] | None  # timestamps, dates
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +369,8 @@ class _Plan:
     @classmethod
     def of(cls, schema: pa.Schema) -> _Plan:
         columns = tuple(
-            _ItemColumn(field.name, tuple(path.split(".")), _converter(field.type))
+            _ItemColumn(field.name, tuple(path.split(".")), _converter(field.type), field.type,
+                        _from_text(field.type))
             for field in schema if (path := source(field)) is not None)
         nested: dict[str, tuple[str, ...]] = {}
         for column in columns:
@@ -356,6 +381,21 @@ class _Plan:
                 raise TypeError(f"{column.name}: paths deeper than two levels are not supported")
         top_keys = tuple(dict.fromkeys(column.path[0] for column in columns))
         return cls(schema, columns, top_keys, nested)
+
+    def scanned_arrays(self, dataset: str, items: ItemColumns) -> list[pa.Array]:
+        """The columns of items scanned by :mod:`auditor.protocol.columnar`: typed already,
+        but for timestamps and dates, which are parsed here from their text."""
+        arrays = []
+        for column in self.columns:
+            arr = items.batch.column(column.name)
+            try:
+                arrays.append(column.from_text(arr) if column.from_text else arr)
+            except _Bad as exc:
+                raise FlattenError(dataset, column.name, str(exc)) from None
+            if arrays[-1].type != column.type:
+                raise ValueError(f"{dataset}.{column.name}: scanned as {arr.type}, "
+                                 f"declared {column.type}")
+        return arrays
 
     def item_arrays(self, dataset: str, items: Sequence[Mapping[str, Any]]) -> list[pa.Array]:
         try:
@@ -409,14 +449,16 @@ def _target_array(targets: Sequence[str | None] | str | None, n: int,
     return arr
 
 
-def flatten(dataset: str, items: Sequence[Mapping[str, Any]],
+def flatten(dataset: str, items: Sequence[Mapping[str, Any]] | ItemColumns,
             targets: Sequence[str | None] | str | None, *, run_id: str, fetched_at: Moment,
             task_id: str | None) -> pa.RecordBatch:
     """Turn decoded result items of one response into a batch of ``SCHEMAS[dataset]``.
 
-    ``targets`` is the normalised target each item answers (one per item, matched by the
-    caller), or a single target for all items; ``None`` only where the schema allows it
-    (``backlinks_index``). For ``backlinks_index`` pass the result object itself as the item.
+    ``items`` are decoded JSON objects (or :mod:`auditor.protocol.typed` structs), or the
+    columns :mod:`auditor.protocol.columnar` scanned for this dataset. ``targets`` is the
+    normalised target each item answers (one per item, matched by the caller), or a single target
+    for all items; ``None`` only where the schema allows it (``backlinks_index``). For
+    ``backlinks_index`` pass the result object itself as the item.
 
     Raises :class:`FlattenError` when an item value has the wrong type, and ``ValueError`` when
     the arguments are inconsistent (a caller bug).
@@ -425,7 +467,9 @@ def flatten(dataset: str, items: Sequence[Mapping[str, Any]],
     if plan is None:
         raise ValueError(f"unknown item dataset {dataset!r}")
     n = len(items)
-    by_name = dict(zip((c.name for c in plan.columns), plan.item_arrays(dataset, items), strict=True))
+    arrays = plan.scanned_arrays(dataset, items) if isinstance(items, ItemColumns) \
+        else plan.item_arrays(dataset, items)
+    by_name = dict(zip((c.name for c in plan.columns), arrays, strict=True))
     context = _context_arrays(plan.schema, n, run_id=run_id, task_id=task_id,
                               fetched_at=fetched_at)
     context["target"] = _target_array(targets, n, plan.schema.field("target"))

@@ -1,0 +1,163 @@
+"""Answers' items scanned straight into Arrow arrays. Sans-I/O: bytes in, columns out.
+
+The items of a bulk answer are most of its bytes, and turning them into Python objects (dicts or
+:mod:`auditor.protocol.typed` structs) and those back into Arrow columns was most of a run's CPU.
+The C scanner ``_columnar.c`` reads the JSON array of a result's items once and appends each
+value to the Arrow buffers of its column; :func:`decode_items` wraps those buffers as arrays
+without copying. Its layout comes from the declared schema (:mod:`auditor.write.schemas`), like
+the typed structs: one column per item field the dataset keeps, a nested object's fields
+(``info.server``) as the children of one object entry.
+
+The scanner declines, rather than guesses, anything the reference path might read differently
+(a float where an integer is declared, a key given twice, bad UTF-8, ...: the list is at the top
+of ``_columnar.c``); :func:`decode_items` then returns None and the caller decodes the answer the
+slower way. The module is optional: when it was not compiled (no C compiler at install time),
+:data:`AVAILABLE` is False and nothing calls it. Setting ``AUDITOR_DECODER=structs`` in the
+environment turns it off, for comparison or as a way round a suspected scanner bug.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import pyarrow as pa
+
+from auditor.protocol.items import ItemColumns
+from auditor.write.schemas import SCHEMAS, source
+
+try:
+    from auditor.protocol import _columnar
+except ImportError:  # built without a C compiler
+    _columnar = None  # type: ignore[assignment]
+
+AVAILABLE = _columnar is not None and os.environ.get("AUDITOR_DECODER", "columnar") == "columnar"
+"""Whether answers are scanned into columns (the compiled scanner exists and is not turned off)."""
+
+_INT64 = pa.int64()
+_STRING = pa.string()
+
+# Column kinds of the scanner (the KIND_* constants of _columnar.c).
+_INT, _TEXT, _BOOL, _MAP, _LIST, _OBJECT = range(6)
+_LINK_COUNTS = pa.map_(_STRING, _INT64)
+_STRINGS = pa.list_(_STRING)
+
+
+def _kind(type_: pa.DataType) -> int | None:
+    """How the scanner reads a column of ``type_``; None if it cannot."""
+    if type_ == _INT64:
+        return _INT
+    if type_ == _STRING or pa.types.is_timestamp(type_) or pa.types.is_date32(type_):
+        return _TEXT  # timestamps and dates stay text; flatten parses them, vectorised
+    if pa.types.is_boolean(type_):
+        return _BOOL
+    if type_ == _LINK_COUNTS:
+        return _MAP
+    if type_ == _STRINGS:
+        return _LIST
+    return None
+
+
+class _Layout:
+    """What the scanner is told about a dataset's items, and how its buffers become arrays."""
+
+    def __init__(self, specs: list[tuple[str, int, int]], names: list[str | None],
+                 types: list[pa.DataType | None]) -> None:
+        self.specs = tuple(specs)   # (key, kind, parent index) per scanner column
+        self.names = names          # schema column per scanner column (None: an object entry)
+        self.schema = pa.schema([pa.field(name, _arrow_type(type_))
+                                 for name, type_ in zip(names, types, strict=True)
+                                 if name is not None and type_ is not None])
+        self.types = types
+
+
+def _arrow_type(type_: pa.DataType) -> pa.DataType:
+    kind = _kind(type_)
+    return _STRING if kind == _TEXT else type_
+
+
+@lru_cache(maxsize=None)
+def layout(dataset: str) -> _Layout | None:
+    """The scanner's layout for ``dataset``'s items; None if one of its types is not scannable."""
+    specs: list[tuple[str, int, int]] = []
+    names: list[str | None] = []
+    types: list[pa.DataType | None] = []
+    parents: dict[str, int] = {}
+    nested: dict[str, list[tuple[str, str, pa.DataType]]] = {}
+    for field in SCHEMAS[dataset]:
+        path = source(field)
+        if path is None:
+            continue
+        kind = _kind(field.type)
+        if kind is None:
+            return None
+        parent, _, child = path.partition(".")
+        if child:
+            if parent not in nested:
+                nested[parent] = []
+                parents[parent] = len(specs)
+                specs.append((parent, _OBJECT, -1))
+                names.append(None)
+                types.append(None)
+            nested[parent].append((child, field.name, field.type))
+        else:
+            specs.append((parent, kind, -1))
+            names.append(field.name)
+            types.append(field.type)
+    for parent, children in nested.items():  # children follow all top-level entries
+        for child, name, type_ in children:
+            specs.append((child, _kind(type_), parents[parent]))  # type: ignore[arg-type]
+            names.append(name)
+            types.append(type_)
+    if not specs:
+        return None
+    return _Layout(specs, names, types)
+
+
+def decode_items(dataset: str, raw: Any) -> ItemColumns | None:
+    """The JSON array (or null) of ``result.items`` in ``raw`` (bytes-like) as columns of
+    ``dataset``; None when the scanner declines it (see the module docstring)."""
+    plan = layout(dataset)
+    if plan is None or _columnar is None:
+        return None
+    scanned = _columnar.decode(raw, plan.specs)
+    if scanned is None:
+        return None
+    rows, columns = scanned
+    arrays = [_array(type_, rows, buffers)
+              for type_, buffers in zip(plan.types, columns, strict=True) if type_ is not None]
+    return ItemColumns(dataset, pa.RecordBatch.from_arrays(arrays, schema=plan.schema))
+
+
+def _buffer(data: bytes | None) -> pa.Buffer | None:
+    return None if data is None else pa.py_buffer(data)
+
+
+def _strings(n: int, offsets: bytes, data: bytes, nulls: int = 0,
+             validity: bytes | None = None) -> pa.Array:
+    return pa.Array.from_buffers(_STRING, n, [_buffer(validity), pa.py_buffer(offsets),
+                                              pa.py_buffer(data)], nulls)
+
+
+def _array(type_: pa.DataType, n: int, buffers: tuple[Any, ...]) -> pa.Array:
+    kind = _kind(type_)
+    nulls, validity = buffers[0], _buffer(buffers[1])
+    if kind == _INT:
+        return pa.Array.from_buffers(_INT64, n, [validity, pa.py_buffer(buffers[2])], nulls)
+    if kind == _BOOL:
+        return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(buffers[2])], nulls)
+    if kind == _TEXT:
+        return _strings(n, buffers[2], buffers[3], nulls, buffers[1])
+    if kind == _MAP:
+        offsets, key_offsets, key_data, entries, value_nulls, value_validity, values = buffers[2:]
+        keys = _strings(entries, key_offsets, key_data)
+        items = pa.Array.from_buffers(_INT64, entries, [_buffer(value_validity),
+                                                        pa.py_buffer(values)], value_nulls)
+        pairs = pa.StructArray.from_arrays([keys, items], fields=[type_.key_field, type_.item_field])
+        return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(offsets)], nulls,
+                                     children=[pairs])
+    offsets, element_offsets, element_data, elements = buffers[2:]
+    values = _strings(elements, element_offsets, element_data)
+    return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(offsets)], nulls,
+                                 children=[values])

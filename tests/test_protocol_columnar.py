@@ -1,0 +1,283 @@
+"""The columnar scanner (auditor.protocol.columnar + _columnar.c) reads JSON exactly as the
+reference does, or declines.
+
+The reference is orjson (what ``parse_envelope`` uses) followed by ``flatten`` on the dicts.
+Whenever the scanner returns columns, the same text must parse with orjson and flatten to the
+same rows (or to the same FlattenError); where orjson refuses the text, the scanner must decline.
+The texts are generated with every liberty JSON allows (whitespace, escapes, key order, unknown
+keys) and with the mistakes the scanner must notice (bad UTF-8, lone surrogates, repeated keys,
+floats for integers, truncation).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from auditor.protocol import columnar
+from auditor.protocol.items import ItemColumns, join_items
+from auditor.write.flatten import FlattenError, flatten
+from auditor.write.schemas import SCHEMAS, source
+
+pytestmark = pytest.mark.skipif(not columnar.AVAILABLE, reason="the scanner is not compiled")
+
+CTX: dict[str, Any] = {"run_id": "r", "fetched_at": 1.0, "task_id": "t"}
+DATASETS = ["bulk_pages_summary", "domain_pages_summary", "backlinks_history", "on_page_links"]
+
+
+class Obj(list):  # type: ignore[type-arg]
+    """A JSON object as (key, value) pairs: keys may repeat, which a dict cannot show."""
+
+
+def rows(dataset: str, items: Any) -> tuple[str, Any]:
+    try:
+        batch = flatten(dataset, items, "example.com", **CTX)
+    except FlattenError as exc:
+        return ("flatten error", str(exc))
+    return ("rows", batch.to_pylist())
+
+
+def same_as_reference(dataset: str, text: bytes) -> bool:
+    """Assert the scanner agrees with the reference on ``text``; return whether it scanned."""
+    scanned = columnar.decode_items(dataset, text)
+    try:
+        decoded = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        assert scanned is None, "the scanner read text that is not JSON"
+        return False
+    if scanned is None:
+        return False
+    assert isinstance(decoded, list) or decoded is None
+    assert rows(dataset, scanned) == rows(dataset, decoded or [])
+    return True
+
+
+# --- rendering JSON with every liberty ---------------------------------------------------------
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+                  "\f": "\\f", "/": "\\/"}
+
+
+def _string(text: str, rnd: random.Random) -> str:
+    out = []
+    for char in text:
+        code = ord(char)
+        must = char in '"\\' or code < 0x20
+        if must or rnd.random() < 0.1:
+            if char in _SHORT_ESCAPES and rnd.random() < 0.5:
+                out.append(_SHORT_ESCAPES[char])
+            elif code >= 0x10000:
+                high, low = divmod(code - 0x10000, 0x400)
+                out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04X}")
+            else:
+                out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def render(value: Any, rnd: random.Random) -> str:
+    def ws() -> str:
+        return rnd.choice(["", "", "", " ", "\n  ", "\t", "\r\n"])
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return _string(value, rnd)
+    if isinstance(value, Obj):
+        pairs = [ws() + _string(k, rnd) + ws() + ":" + ws() + render(v, rnd) + ws() for k, v in value]
+        return "{" + ",".join(pairs) + ws() + "}"
+    if isinstance(value, dict):
+        return render(Obj(value.items()), rnd)
+    assert isinstance(value, list)
+    return "[" + ",".join(ws() + render(v, rnd) + ws() for v in value) + ws() + "]"
+
+
+# --- values: right ones by the declared type, wrong ones now and then ---------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
+_INTS = st.one_of(st.integers(0, 10**6), st.integers(-(2**63), 2**63 - 1))
+_TIMESTAMPS = st.sampled_from(["2019-11-15 12:57:46 +00:00", "2021-10-01 00:00:00 +00:00",
+                               "2019-11-15T12:57:46Z", "", "last tuesday"])
+_DATES = st.sampled_from(["2021-10-01", "2019-11-15 12:57:46 +00:00", "", "2021-13-01"])
+_WRONG = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.just(12.0),
+                   st.integers(2**63, 2**65), st.integers(-(2**65), -(2**63) - 1), _TEXT,
+                   st.booleans(), st.lists(st.integers(0, 3), max_size=2),
+                   st.dictionaries(_TEXT, st.integers(0, 3), max_size=2))
+_ANYTHING = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), _TEXT),
+                         lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                 st.dictionaries(_TEXT, inner, max_size=3)),
+                         max_leaves=8)
+
+
+def _right(type_: pa.DataType) -> st.SearchStrategy[Any]:
+    if pa.types.is_int64(type_):
+        return _INTS
+    if pa.types.is_timestamp(type_):
+        return _TIMESTAMPS
+    if pa.types.is_date32(type_):
+        return _DATES
+    if pa.types.is_string(type_):
+        return _TEXT
+    if pa.types.is_boolean(type_):
+        return st.booleans()
+    if pa.types.is_map(type_):
+        return st.lists(st.tuples(st.sampled_from(["com", "", "US", "é", "a\"b"]),
+                                  st.one_of(st.none(), _INTS)),
+                        max_size=4, unique_by=lambda pair: pair[0]).map(Obj)
+    assert pa.types.is_list(type_)
+    return st.lists(_TEXT, max_size=3)
+
+
+def _fields(dataset: str) -> dict[str, Any]:
+    """Top-level item keys -> the declared type, or {child key: type} for a nested object."""
+    fields: dict[str, Any] = {}
+    for field in SCHEMAS[dataset]:
+        path = source(field)
+        if path is None:
+            continue
+        parent, _, child = path.partition(".")
+        if child:
+            fields.setdefault(parent, {})[child] = field.type
+        else:
+            fields[parent] = field.type
+    return fields
+
+
+@st.composite
+def values(draw: st.DrawFn, type_: Any) -> Any:
+    choice = draw(st.integers(0, 59))
+    if choice == 0:
+        return None
+    if choice == 1:
+        return draw(_WRONG)
+    if isinstance(type_, dict):  # a nested object
+        return draw(objects(type_))
+    return draw(_right(type_))
+
+
+@st.composite
+def objects(draw: st.DrawFn, fields: dict[str, Any]) -> Obj:
+    keys = draw(st.lists(st.sampled_from(list(fields)), max_size=len(fields), unique=True))
+    pairs = [(key, draw(values(fields[key]))) for key in keys]
+    if draw(st.integers(0, 5)) == 0:  # a key the dataset does not keep
+        pairs.insert(draw(st.integers(0, len(pairs))), (draw(_TEXT), draw(_ANYTHING)))
+    if keys and draw(st.integers(0, 9)) == 0:  # a key given twice
+        again = draw(st.sampled_from(keys))
+        pairs.append((again, draw(values(fields[again]))))
+    return Obj(pairs)
+
+
+@st.composite
+def item_texts(draw: st.DrawFn, dataset: str) -> bytes:
+    fields = _fields(dataset)
+    items: list[Any] = [draw(objects(fields)) for _ in range(draw(st.integers(0, 4)))]
+    if draw(st.integers(0, 15)) == 0:
+        items.insert(0, draw(st.one_of(st.none(), st.integers(), _TEXT)))
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    text = render(items, rnd).encode()
+    mistake = draw(st.integers(0, 9))
+    if mistake == 0 and text:  # cut short
+        text = text[:draw(st.integers(0, len(text) - 1))]
+    elif mistake == 1:  # a byte that is not UTF-8, or a lone surrogate
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\ud800"])) + text[at:]
+    return text
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_scanner_reads_json_as_the_reference_does_or_declines(dataset: str, data: st.DataObject) -> None:
+    text = data.draw(item_texts(dataset))
+    event("scanned" if same_as_reference(dataset, text) else "declined")
+
+
+# --- what it must read, and what it must decline ------------------------------------------------
+
+ITEM = ('{"type":"backlinks_page_summary","url":"https://example.com/a","rank":12,'
+        '"first_seen":"2019-11-15 12:57:46 +00:00","lost_date":null,'
+        '"referring_links_tld":{"com":3,"":null},"referring_links_types":{}}')
+
+
+@pytest.mark.parametrize("text", [
+    "null", "[]", " [ ] ", "[{}]", "[" + ITEM + "," + ITEM + "]",
+    '[{"url":"https://ex\\u0061mple.com/\\ud83d\\ude00\\/\\"é"}]',
+    '[{"rank":-9223372036854775808,"backlinks":9223372036854775807,"main_domain_rank":-0}]',
+    '[{"unknown":{"deep":[1,2.5e-3,{"x":[true,false,null]}],"s":"\\u00e9"},"rank":1}]',
+    '\n[\t{ "rank" : 1 , "url" : "x" }\r\n]\n',
+])
+def test_plain_json_is_scanned(text: str) -> None:
+    assert same_as_reference("bulk_pages_summary", text.encode())
+
+
+@pytest.mark.parametrize("text", [
+    '[{"rank":12.0}]', '[{"rank":1e3}]', '[{"rank":9223372036854775808}]',
+    '[{"rank":-9223372036854775809}]', '[{"rank":"12"}]', '[{"url":5}]',
+    '[{"rank":1,"rank":2}]', '[{"referring_links_tld":{"com":1,"com":2}}]',
+    '[{"referring_links_tld":["com"]}]', '[{"referring_links_tld":{"com":1.5}}]',
+    '[null]', '[1]', '{"rank":1}', '[{"url":"\\ud800"}]', '[{"url":"\\udc00x"}]',
+    '[{"x":"\xff"}]', '[{"rank":01}]', '[{"rank":1,}]', '[{"rank":1}', '[{"rank":1}]x',
+    '[{"unknown":[1,]}]', '[{"unknown":tru}]', '[{"url":"a\nb"}]',
+])
+def test_anything_unusual_is_declined(text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape") if "\xff" not in text else text.encode("latin-1")
+    assert columnar.decode_items("bulk_pages_summary", data) is None
+    same_as_reference("bulk_pages_summary", data)
+
+
+def test_a_list_with_a_null_element_is_declined_and_nested_objects_are_read() -> None:
+    history = ('[{"date":"2021-10-01","info":{"server":"nginx","platform_type":["cms","blogs"],'
+               '"is_ip":false,"target_spam_score":3,"other":{}}},{"info":null},{}]')
+    assert same_as_reference("backlinks_history", history.encode())
+    assert columnar.decode_items("backlinks_history", b'[{"info":{"platform_type":["a",null]}}]') is None
+    assert columnar.decode_items("backlinks_history", b'[{"info":[]}]') is None
+
+
+def test_datasets_whose_types_it_cannot_scan_are_left_to_the_structs() -> None:
+    assert columnar.layout("backlinks_index") is None  # a list of structs
+    assert columnar.decode_items("backlinks_index", b"[]") is None
+
+
+def test_columns_are_taken_and_joined_by_row() -> None:
+    first = columnar.decode_items("bulk_pages_summary", b'[{"url":"a","rank":1},{"url":"b","rank":2}]')
+    second = columnar.decode_items("bulk_pages_summary", b'[{"url":"c"}]')
+    assert isinstance(first, ItemColumns) and isinstance(second, ItemColumns)
+    assert first.urls() == ["a", "b"]
+    assert first.take([0, 1]) is first
+    assert first.take([1]).batch.column("rank").to_pylist() == [2]
+    joined = join_items([first, [], second])
+    assert isinstance(joined, ItemColumns) and joined.urls() == ["a", "b", "c"]
+    assert join_items([[], second]) is second and join_items([[{"a": 1}], []]) == [{"a": 1}]
+
+
+def test_the_environment_can_turn_the_scanner_off() -> None:
+    code = "from auditor.protocol import columnar; print(columnar.AVAILABLE)"
+    env = {**os.environ, "AUDITOR_DECODER": "structs"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_many_items_grow_every_buffer() -> None:
+    rnd = random.Random(5)
+    items = [{"url": f"https://example.com/{n}" * rnd.randint(1, 30), "rank": n,
+              "lost_date": None if n % 3 else "2019-11-15 12:57:46 +00:00",
+              "referring_links_countries": {f"c{k}": (k if k % 4 else None) for k in range(n % 40)}}
+             for n in range(3000)]
+    text = render(items, rnd).encode()
+    assert same_as_reference("bulk_pages_summary", text)
