@@ -261,6 +261,7 @@ def test_columns_are_taken_and_joined_by_row() -> None:
     assert first.urls() == ["a", "b"]
     assert first.take([0, 1]) is first
     assert first.take([1]).batch.column("rank").to_pylist() == [2]
+    assert len(first.take([])) == 0
     joined = join_items([first, [], second])
     assert isinstance(joined, ItemColumns) and joined.urls() == ["a", "b", "c"]
     assert join_items([[], second]) is second and join_items([[{"a": 1}], []]) == [{"a": 1}]

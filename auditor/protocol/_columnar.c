@@ -82,6 +82,29 @@ static inline int buf_append(Buf *b, const void *src, size_t n)
     return OK;
 }
 
+/* buf_append for the short runs of text most strings are: no call into the C library. */
+static inline int buf_append_text(Buf *b, const unsigned char *src, size_t n)
+{
+    if (n > 32)
+        return buf_append(b, src, n);
+    TRY(buf_reserve(b, n));
+    char *dst = b->data + b->len;
+    b->len += n;
+    if (n >= 8) { /* 8-byte moves, the last one overlapping */
+        for (size_t i = 0; i + 8 < n; i += 8)
+            memcpy(dst + i, src + i, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n > 0) {
+        dst[0] = (char)src[0];
+        dst[n / 2] = (char)src[n / 2];
+        dst[n - 1] = (char)src[n - 1];
+    }
+    return OK;
+}
+
 static inline int buf_append_int32(Buf *b, size_t value)
 {
     if (value > INT32_MAX) /* more than 2 GiB of text in one answer's column */
@@ -115,6 +138,7 @@ typedef struct {
     int kind;
     const char *key; /* UTF-8, owned by the layout's str objects */
     Py_ssize_t key_len;
+    int plain_key; /* no character JSON would escape: the raw text of the key can be compared */
     int parent;
     int first_child, n_children; /* OBJECT: its children are columns [first, first + n) */
 
@@ -163,7 +187,9 @@ static void columns_free(Column *columns, int n)
 
 static inline void skip_ws(Scanner *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+    /* compact JSON has none: one comparison settles the usual case */
+    while (s->p < s->end && *s->p <= ' '
+           && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
         s->p++;
 }
 
@@ -291,6 +317,10 @@ static inline int plain8(const unsigned char *p)
             | ((backslash - ones) & ~backslash) | v) & highs ? 0 : 1;
 }
 
+/* PLAIN[c]: whether byte c stands for itself inside a JSON string and is ASCII (set up when
+ * the module is loaded). */
+static unsigned char PLAIN[256];
+
 /* The string at s->p (which must be '"'), decoded and appended to out (checked only if NULL). */
 static int scan_string(Scanner *s, Buf *out)
 {
@@ -302,10 +332,10 @@ static int scan_string(Scanner *s, Buf *out)
         const unsigned char *run = p;
         while (end - p >= 8 && plain8(p))
             p += 8;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && PLAIN[*p])
             p++;
         if (out && p > run)
-            TRY(buf_append(out, run, (size_t)(p - run)));
+            TRY(buf_append_text(out, run, (size_t)(p - run)));
         if (p >= end)
             return DECLINE;
         if (*p == '"') {
@@ -429,12 +459,11 @@ static int skip_value(Scanner *s, int depth)
 
 /* --- values into columns --------------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *p, size_t n)
+/* Which of 64 bits a map key sets in its map's filter: equal keys always pick the same bit. */
+static inline uint64_t key_bit(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    unsigned h = n ? (unsigned)n * 31u + (unsigned char)p[0] * 7u + (unsigned char)p[n - 1] : 0u;
+    return 1ULL << (h & 63);
 }
 
 /* Whether the key just appended (entry `last`) repeats one of the entries [first, last). */
@@ -464,7 +493,7 @@ static int scan_map(Scanner *s, Column *c)
         size_t start = c->data.len;
         TRY(scan_string(s, &c->data));
         TRY(buf_append_int32(&c->child_offsets, c->data.len));
-        uint64_t bit = 1ULL << (fnv1a(c->data.data + start, c->data.len - start) & 63);
+        uint64_t bit = key_bit(c->data.data + start, c->data.len - start);
         if ((bloom & bit) && repeats_key(c, first, c->children))
             return DECLINE;
         bloom |= bit;
@@ -546,10 +575,22 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int object_d
     int guess = 0; /* the API sends keys in a fixed order: try the field after the last one */
     for (;;) {
         skip_ws(s);
-        s->key.len = 0;
-        TRY(scan_string(s, &s->key));
         Column *c = NULL;
-        for (int tried = 0, i = guess; tried < n_fields; tried++, i++) {
+        if (guess < n_fields) { /* the usual case: the expected key, written plainly */
+            Column *expected = &s->columns[fields[guess]];
+            size_t n = (size_t)expected->key_len;
+            if (expected->plain_key && (size_t)(s->end - s->p) > n + 1 && s->p[0] == '"'
+                && s->p[n + 1] == '"' && memcmp(s->p + 1, expected->key, n) == 0) {
+                c = expected;
+                guess++;
+                s->p += n + 2;
+            }
+        }
+        if (c == NULL) {
+            s->key.len = 0;
+            TRY(scan_string(s, &s->key));
+        }
+        for (int tried = 0, i = guess; c == NULL && tried < n_fields; tried++, i++) {
             if (i >= n_fields)
                 i = 0;
             Column *candidate = &s->columns[fields[i]];
@@ -694,6 +735,10 @@ static int read_layout(PyObject *layout, Column *columns, int *top, int *n_colum
         c->key = PyUnicode_AsUTF8AndSize(key, &c->key_len);
         if (c->key == NULL)
             return -1;
+        c->plain_key = 1;
+        for (Py_ssize_t k = 0; k < c->key_len; k++)
+            if ((unsigned char)c->key[k] < 0x20 || c->key[k] == '"' || c->key[k] == '\\')
+                c->plain_key = 0;
         if (c->kind < KIND_INT64 || c->kind > KIND_OBJECT || c->parent >= i
             || (c->parent >= 0 && (columns[c->parent].kind != KIND_OBJECT
                                    || columns[c->parent].parent >= 0 || c->kind == KIND_OBJECT))) {
@@ -788,6 +833,8 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__columnar(void)
 {
+    for (int c = 0x20; c < 0x80; c++)
+        PLAIN[c] = c != '"' && c != '\\';
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
