@@ -21,7 +21,7 @@ from auditor.write.dataset import (
     publish,
     temp_path,
 )
-from auditor.write.flatten import no_data_batch
+from auditor.write.flatten import flatten, no_data_batch
 from auditor.write.schemas import SCHEMAS
 
 RUN = "20261124T011925Z-abcdef"
@@ -172,3 +172,25 @@ def test_a_failing_rename_is_an_output_error_naming_the_final_path(
         publish(finished)
     assert caught.value.path == str(finished.final)
     assert not finished.final.exists()
+
+
+def test_words_are_dictionary_encoded_and_urls_and_counts_are_not(tmp_path: Path) -> None:
+    """Map keys, list items and low-cardinality strings get dictionary pages (smaller files,
+    cheaper writing); URLs and integers, which would fall back to plain pages, are not tried."""
+    items = [{"url": f"https://example.com/{n}", "type": "backlinks_page_summary", "rank": n,
+              "referring_links_tld": {"com": n, "org": 1}} for n in range(50)]
+    batch = flatten("bulk_pages_summary", items, [i["url"] for i in items], run_id=RUN,
+                    fetched_at=NOW, task_id="t")
+    w = DatasetWriter(tmp_path, "bulk_pages_summary", SCHEMAS["bulk_pages_summary"], run_id=RUN,
+                      run_date="2026-11-24")
+    w.add(batch)
+    finished = w.finish_file()
+    assert finished is not None
+    publish(finished)
+    group = pq.ParquetFile(finished.final).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings
+                 for i in range(group.num_columns)}
+    dictionary = {path for path, used in encodings.items() if "RLE_DICTIONARY" in used}
+    assert {"type", "run_id", "referring_links_tld.key_value.key",
+            "referring_links_countries.key_value.key"} <= dictionary
+    assert not dictionary & {"url", "target", "rank", "referring_links_tld.key_value.value"}

@@ -219,9 +219,20 @@ _LOW_CARDINALITY = frozenset({"type", "run_id", "task_id", "endpoint", "unit_id"
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
     """Columns written with dictionary encoding: only the low-cardinality strings. Trying it on
     every column (Arrow's default) cost a third of the write time of a bulk_pages_summary file
-    (integers, URLs and map entries fall back to plain pages anyway) and made it 10% larger
-    (4.2 -> 2.7 us and 120 -> 108 bytes a row, zstd in both)."""
-    return [f.name for f in schema if f.name in _LOW_CARDINALITY and pa.types.is_string(f.type)]
+    (integers, URLs and map values fall back to plain pages anyway) and made it 10% larger
+    (4.2 -> 2.7 us and 120 -> 108 bytes a row, zstd in both). The keys of the ``referring_links_*``
+    maps (top-level domains, countries, link types) and the items of string lists (platform
+    types, rel attributes) are a few dozen distinct words: dictionary pages for them made a bulk
+    file 18% smaller (107.8 -> 88.7 bytes a row) and its writing 12% cheaper."""
+    columns = []
+    for field in schema:
+        if field.name in _LOW_CARDINALITY and pa.types.is_string(field.type):
+            columns.append(field.name)
+        elif pa.types.is_map(field.type) and pa.types.is_string(field.type.key_type):
+            columns.append(f"{field.name}.key_value.key")  # Parquet's path of the keys
+        elif pa.types.is_list(field.type) and pa.types.is_string(field.type.value_type):
+            columns.append(f"{field.name}.list.element")
+    return columns
 
 
 def _statistics_columns(schema: pa.Schema) -> list[str]:
