@@ -175,3 +175,11 @@ class TestMatching:
         assert owners == ["https://c.com/page", "b.com", "https://a.com/"]
         assert kept[0]["url"] == "https://c.com/page/"
         assert unmatched == 1
+
+
+def test_a_cost_that_is_not_a_number_is_a_malformed_answer() -> None:
+    """Not a ValueError escaping from float(): the answer is unreadable, like any malformed one."""
+    for cost in ("0.5x", True, [1]):
+        body = orjson.dumps({"status_code": 20000, "tasks": [task(cost=cost)]})  # type: ignore[arg-type]
+        with pytest.raises(TransportError, match="cost"):
+            parse_envelope(200, body)

@@ -1,5 +1,5 @@
 """The columnar scanner (auditor.protocol.columnar + _columnar.c) reads JSON exactly as the
-reference does, or declines.
+reference does, or declines: result items on their own, and whole answers.
 
 The reference is orjson (what ``parse_envelope`` uses) followed by ``flatten`` on the dicts.
 Whenever the scanner returns columns, the same text must parse with orjson and flatten to the
@@ -23,8 +23,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from auditor.errors import ApiError
 from auditor.protocol import columnar
+from auditor.protocol.endpoints import BULK_PAGES_SUMMARY
+from auditor.protocol.envelope import EnvelopeParser, parse_envelope
 from auditor.protocol.items import ItemColumns, join_items
+from auditor.protocol.typed import typed_parser
 from auditor.write.flatten import FlattenError, flatten
 from auditor.write.schemas import SCHEMAS, source
 
@@ -282,3 +286,96 @@ def test_many_items_grow_every_buffer() -> None:
              for n in range(3000)]
     text = render(items, rnd).encode()
     assert same_as_reference("bulk_pages_summary", text)
+
+
+# --- whole answers ------------------------------------------------------------------------------
+
+SCANNED = typed_parser("bulk_pages_summary")
+PAGING = ("total_count", "search_after_token")
+
+
+def outcome(parse: EnvelopeParser, body: bytes) -> tuple[Any, ...]:
+    """What a run takes from an answer: each task's scalars, paging fields and rows, or the error."""
+    try:
+        tasks = parse(200, body)
+    except ApiError as exc:
+        return ("api error", type(exc), str(exc))
+    seen = []
+    for task in tasks:
+        results = []
+        for result in task.result:
+            if not isinstance(result, dict):
+                results.append(("not an object", result))
+                continue
+            items = BULK_PAGES_SUMMARY.items(result)
+            results.append(([result.get(name) for name in PAGING], rows("bulk_pages_summary", items)))
+        seen.append((task.task_id, task.status_code, task.cost, task.data, results))
+    return ("tasks", seen)
+
+
+def shuffled(pairs: list[tuple[str, Any]], rnd: random.Random) -> Obj:
+    pairs = [pair for pair in pairs if rnd.random() > 0.08]  # now and then a key is missing
+    rnd.shuffle(pairs)
+    if pairs and rnd.random() < 0.05:
+        pairs.append(rnd.choice(pairs))  # a key given twice
+    return Obj(pairs)
+
+
+@st.composite
+def whole_answers(draw: st.DrawFn) -> bytes:
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    fields = _fields("bulk_pages_summary")
+    items = [draw(objects(fields)) for _ in range(draw(st.integers(0, 3)))]
+    anything = st.one_of(_ANYTHING, st.just(None))
+    result = shuffled([
+        ("total_count", draw(st.one_of(st.integers(0, 10**6), st.none(), st.just(2.5), _TEXT))),
+        ("items", draw(st.sampled_from([items, items, None, "x"]))),
+        ("search_after_token", draw(st.one_of(st.none(), _TEXT, st.integers(0, 9)))),
+        ("items_count", len(items)), (draw(_TEXT), draw(anything))], rnd)
+    task = shuffled([
+        ("id", draw(st.one_of(_TEXT, st.none(), st.integers(0, 9)))),
+        ("status_code", draw(st.sampled_from([20000, 20000, 20000, 40102, 40501, 50000, "20000"]))),
+        ("status_message", "Ok."),
+        ("cost", draw(st.one_of(st.floats(0, 10), st.integers(0, 3), st.none(), _TEXT))),
+        ("data", draw(st.one_of(st.none(), st.dictionaries(_TEXT, _ANYTHING, max_size=3), _TEXT))),
+        ("result", draw(st.sampled_from([[result], [result], [], None, [result, result], [None], "x"]))),
+        (draw(_TEXT), draw(anything))], rnd)
+    answer = shuffled([
+        ("version", "0.1"),
+        ("status_code", draw(st.sampled_from([20000, 20000, 20000, 40501, 50000, None]))),
+        ("tasks", draw(st.sampled_from([[task], [task], [task], [], [task, task], None]))),
+        ("cost", 0.5), (draw(_TEXT), draw(anything))], rnd)
+    return render(answer, rnd).encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(whole_answers())
+def test_whole_answers_are_read_as_the_reference_reads_them(body: bytes) -> None:
+    expected = outcome(parse_envelope, body)
+    assert outcome(SCANNED, body) == expected
+    event("scanned" if columnar.decode_answer("bulk_pages_summary", body) is not None else "declined")
+
+
+ANSWER = ('{"status_code":20000,"tasks":[{"id":"t1","status_code":20000,"cost":0.02,'
+          '"data":{"targets":["a"]},"result":[{"total_count":1,"items":[' + ITEM + ']}]}]}')
+
+
+def test_a_plain_answer_is_read_in_one_pass() -> None:
+    answer = columnar.decode_answer("bulk_pages_summary", ANSWER.encode())
+    assert answer is not None and answer.results == 1 and len(answer.items) == 1
+    assert answer.task_id is not None
+    assert ANSWER[answer.task_id[0]:answer.task_id[1]] == '"t1"'
+    assert outcome(SCANNED, ANSWER.encode()) == outcome(parse_envelope, ANSWER.encode())
+
+
+@pytest.mark.parametrize("text", [
+    ANSWER.replace('"tasks":[{', '"tasks":[{"id":"t0","status_code":20000},{'),  # two tasks
+    ANSWER.replace('"result":[{', '"result":[{"items":null},{'),                 # two results
+    ANSWER.replace('"cost":0.02,', '"cost":0.02,"cost":0.03,'),                  # a key twice
+    ANSWER.replace('"result":[{', '"result":[null,{'),
+    ANSWER.replace('{"status_code":20000,', '{'),                                  # no status
+    ANSWER + " x",
+])
+def test_answers_of_another_shape_are_declined_and_read_the_slower_way(text: str) -> None:
+    assert columnar.decode_answer("bulk_pages_summary", text.encode()) is None
+    assert outcome(SCANNED, text.encode()) == outcome(parse_envelope, text.encode())

@@ -637,7 +637,8 @@ static int end_row(Scanner *s)
     return OK;
 }
 
-static int scan_items(Scanner *s)
+/* The value of "items": null, or an array of item objects, one row each. */
+static int scan_items_value(Scanner *s)
 {
     skip_ws(s);
     if (s->p < s->end && *s->p == 'n') { /* "items": null */
@@ -653,13 +654,152 @@ static int scan_items(Scanner *s)
                 TRY(end_row(s));
                 skip_ws(s);
                 if (s->p < s->end && *s->p == ',') { s->p++; skip_ws(s); continue; }
-                TRY(expect(s, ']'));
-                break;
+                return expect(s, ']');
             }
         }
     }
+    return OK;
+}
+
+static int scan_items(Scanner *s)
+{
+    TRY(scan_items_value(s));
     skip_ws(s);
     return s->p == s->end ? OK : DECLINE;
+}
+
+/* --- whole answers --------------------------------------------------------------------------- */
+
+/* A value's JSON text: body[start:end]; start < 0 when the key was not there. */
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+/* What decode_answer reads of an answer with one task and at most one result. */
+typedef struct {
+    Span status_code, tasks;
+    Span task_id, task_status_code, task_cost, task_data, task_result;
+    int results; /* -1: "result" null or absent; else 0 or 1 */
+    Span items, total_count, search_after_token;
+} Answer;
+
+static int key_is(const Scanner *s, const char *name)
+{
+    size_t n = strlen(name);
+    return s->key.len == n && memcmp(s->key.data, name, n) == 0;
+}
+
+/* Note where the value at s->p starts and ends, checking it is JSON (a key seen twice: declined). */
+static int value_span(Scanner *s, const unsigned char *body, Span *span)
+{
+    if (span->start >= 0)
+        return DECLINE;
+    skip_ws(s);
+    span->start = s->p - body;
+    TRY(skip_value(s, 1));
+    span->end = s->p - body;
+    return OK;
+}
+
+/* An object's members: `member` reads the value of each key (in s->key), or skips it. */
+typedef int (*MemberReader)(Scanner *s, const unsigned char *body, Answer *a);
+
+static int scan_members(Scanner *s, const unsigned char *body, Answer *a, MemberReader member)
+{
+    TRY(expect(s, '{'));
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return OK;
+    }
+    for (;;) {
+        skip_ws(s);
+        s->key.len = 0;
+        TRY(scan_string(s, &s->key));
+        TRY(expect(s, ':'));
+        skip_ws(s);
+        TRY(member(s, body, a));
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') { s->p++; continue; }
+        return expect(s, '}');
+    }
+}
+
+static int result_member(Scanner *s, const unsigned char *body, Answer *a)
+{
+    if (key_is(s, "items")) {
+        if (a->items.start >= 0)
+            return DECLINE;
+        a->items.start = s->p - body;
+        TRY(scan_items_value(s));
+        a->items.end = s->p - body;
+        return OK;
+    }
+    if (key_is(s, "total_count"))
+        return value_span(s, body, &a->total_count);
+    if (key_is(s, "search_after_token"))
+        return value_span(s, body, &a->search_after_token);
+    return skip_value(s, 1);
+}
+
+static int task_member(Scanner *s, const unsigned char *body, Answer *a)
+{
+    if (key_is(s, "id"))
+        return value_span(s, body, &a->task_id);
+    if (key_is(s, "status_code"))
+        return value_span(s, body, &a->task_status_code);
+    if (key_is(s, "cost"))
+        return value_span(s, body, &a->task_cost);
+    if (key_is(s, "data"))
+        return value_span(s, body, &a->task_data);
+    if (!key_is(s, "result"))
+        return skip_value(s, 1);
+    if (a->task_result.start >= 0)
+        return DECLINE;
+    a->task_result.start = s->p - body;
+    if (s->p < s->end && *s->p == 'n') {
+        TRY(literal(s, "null", 4));
+    } else { /* one result object at most: live endpoints answer one */
+        TRY(expect(s, '['));
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            a->results = 0;
+        } else {
+            TRY(scan_members(s, body, a, result_member));
+            a->results = 1;
+            TRY(expect(s, ']'));
+        }
+    }
+    a->task_result.end = s->p - body;
+    return OK;
+}
+
+static int answer_member(Scanner *s, const unsigned char *body, Answer *a)
+{
+    if (key_is(s, "status_code"))
+        return value_span(s, body, &a->status_code);
+    if (!key_is(s, "tasks"))
+        return skip_value(s, 1);
+    if (a->tasks.start >= 0)
+        return DECLINE;
+    a->tasks.start = s->p - body;
+    TRY(expect(s, '['));
+    TRY(scan_members(s, body, a, task_member)); /* exactly one task */
+    TRY(expect(s, ']'));
+    a->tasks.end = s->p - body;
+    return OK;
+}
+
+static int scan_answer(Scanner *s, Answer *a)
+{
+    const unsigned char *body = s->p;
+    TRY(scan_members(s, body, a, answer_member));
+    skip_ws(s);
+    if (s->p != s->end || a->status_code.start < 0 || a->tasks.start < 0
+        || a->task_status_code.start < 0)
+        return DECLINE;
+    return OK;
 }
 
 /* --- Python ---------------------------------------------------------------------------------- */
@@ -767,18 +907,29 @@ static int read_layout(PyObject *layout, Column *columns, int *top, int *n_colum
     return 0;
 }
 
-static PyObject *decode(PyObject *module, PyObject *args)
+static PyObject *span_of(Span span)
+{
+    if (span.start < 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(nn)", span.start, span.end);
+}
+
+/* decode() and decode_answer(): scan `buffer` with `layout`'s columns (without the GIL), then
+ * build (rows, columns) -- and, for a whole answer, the spans before them. */
+static PyObject *run(PyObject *args, const char *format, int whole_answer)
 {
     Py_buffer view;
     PyObject *layout_arg, *layout = NULL, *columns_out = NULL, *result = NULL;
     Column columns[MAX_COLUMNS];
     int top[MAX_COLUMNS];
     Scanner s = {0};
+    Answer a;
     int n_columns = 0, rc = OK;
 
-    if (!PyArg_ParseTuple(args, "y*O:decode", &view, &layout_arg))
+    if (!PyArg_ParseTuple(args, format, &view, &layout_arg))
         return NULL;
     memset(columns, 0, sizeof columns);
+    memset(&a, 0xff, sizeof a); /* every span absent (start -1), results -1 */
     layout = PySequence_Fast(layout_arg, "layout must be a sequence");
     if (layout == NULL || read_layout(layout, columns, top, &n_columns, &s.n_top) < 0)
         goto done;
@@ -789,7 +940,7 @@ static PyObject *decode(PyObject *module, PyObject *args)
     s.n_columns = n_columns;
     s.top = top;
     Py_BEGIN_ALLOW_THREADS
-    rc = scan_items(&s);
+    rc = whole_answer ? scan_answer(&s, &a) : scan_items(&s);
     Py_END_ALLOW_THREADS
     if (rc == NO_MEMORY) {
         PyErr_NoMemory();
@@ -808,7 +959,13 @@ static PyObject *decode(PyObject *module, PyObject *args)
             goto done;
         PyTuple_SET_ITEM(columns_out, i, column);
     }
-    result = Py_BuildValue("(nO)", s.rows, columns_out);
+    if (!whole_answer)
+        result = Py_BuildValue("(nO)", s.rows, columns_out);
+    else
+        result = Py_BuildValue("(NNNNNiNN(nO))", span_of(a.status_code), span_of(a.task_id),
+                               span_of(a.task_status_code), span_of(a.task_cost),
+                               span_of(a.task_data), a.results, span_of(a.total_count),
+                               span_of(a.search_after_token), s.rows, columns_out);
 done:
     Py_XDECREF(columns_out);
     Py_XDECREF(layout);
@@ -818,11 +975,29 @@ done:
     return result;
 }
 
+static PyObject *decode(PyObject *module, PyObject *args)
+{
+    (void)module;
+    return run(args, "y*O:decode", 0);
+}
+
+static PyObject *decode_answer(PyObject *module, PyObject *args)
+{
+    (void)module;
+    return run(args, "y*O:decode_answer", 1);
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(buffer, layout) -> (rows, columns) | None\n\n"
      "Scan the JSON array of result items in `buffer` into Arrow buffers, one column per\n"
      "(key, kind, parent) entry of `layout`; None when the items are not exactly as declared."},
+    {"decode_answer", decode_answer, METH_VARARGS,
+     "decode_answer(body, layout) -> (status_code, task_id, task_status_code, task_cost,\n"
+     "    task_data, results, total_count, search_after_token, (rows, columns)) | None\n\n"
+     "A whole answer with one task and at most one result: the (start, end) offsets of the\n"
+     "values named (None where absent), `results` -1 (null or absent), 0 or 1, and the result's\n"
+     "items scanned as decode() scans them (no rows without a result). None: not like that."},
     {NULL, NULL, 0, NULL},
 };
 

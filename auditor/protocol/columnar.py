@@ -19,6 +19,7 @@ environment turns it off, for comparison or as a way round a suspected scanner b
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -122,9 +123,46 @@ def decode_items(dataset: str, raw: Any) -> ItemColumns | None:
     if plan is None or _columnar is None:
         return None
     scanned = _columnar.decode(raw, plan.specs)
+    return None if scanned is None else _columns(dataset, plan, *scanned)
+
+
+Span = tuple[int, int] | None
+"""Where a value's JSON text is in the answer (``body[start:end]``); None: the key is absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedAnswer:
+    """An answer with one task and at most one result, as :func:`decode_answer` reads it: the
+    scalars as the spans of their JSON text (to be decoded and checked by the caller), the items
+    as columns."""
+
+    status_code: Span
+    task_id: Span
+    task_status_code: Span
+    task_cost: Span
+    task_data: Span
+    results: int  # -1: "result" is null or absent; else how many (0 or 1)
+    total_count: Span
+    search_after_token: Span
+    items: ItemColumns  # no rows when there is no result
+
+
+def decode_answer(dataset: str, body: bytes) -> ScannedAnswer | None:
+    """A whole answer whose items land in ``dataset``, read in one pass; None when the scanner
+    declines it (more than one task or result, anything of the items it declines, malformed
+    JSON, a key given twice)."""
+    plan = layout(dataset)
+    if plan is None or _columnar is None:
+        return None
+    scanned = _columnar.decode_answer(body, plan.specs)
     if scanned is None:
         return None
-    rows, columns = scanned
+    *spans, results, total_count, token, (rows, columns) = scanned
+    return ScannedAnswer(*spans, results, total_count, token,  # type: ignore[misc]
+                         _columns(dataset, plan, rows, columns))
+
+
+def _columns(dataset: str, plan: _Layout, rows: int, columns: tuple[Any, ...]) -> ItemColumns:
     arrays = [_array(type_, rows, buffers)
               for type_, buffers in zip(plan.types, columns, strict=True) if type_ is not None]
     return ItemColumns(dataset, pa.RecordBatch.from_arrays(arrays, schema=plan.schema))

@@ -112,10 +112,14 @@ def _task_outcome(task: Any, http_status: int) -> TaskOutcome:
         result = raw if isinstance(raw, list) else []
     else:
         raise error_for(code, str(task.get("status_message", "")), http_status)
+    cost = task.get("cost")
+    if cost is not None and type(cost) not in (int, float):  # (a bool is not a price either)
+        raise TransportError(f"malformed task in response envelope: cost {cost!r}",
+                             http_status=http_status)
     return TaskOutcome(
         task_id=str(task.get("id", "")),
         status_code=code,
-        cost=float(task.get("cost") or 0.0),
+        cost=float(cost or 0.0),
         result=result,
         data=task.get("data") if isinstance(task.get("data"), dict) else None,
     )

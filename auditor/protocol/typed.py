@@ -11,9 +11,10 @@ fields the dataset keeps are built, every value's type is checked while decoding
 (with the items as structs), so paging reads them as it reads any answer.
 
 Where the compiled scanner of :mod:`auditor.protocol.columnar` is available and the dataset's
-types suit it, a first, faster stage decodes the envelope with the items left as raw JSON
-(``msgspec.Raw``) and scans them straight into Arrow columns
-(:class:`~auditor.protocol.items.ItemColumns`); answers the scanner declines go on to the structs.
+types suit it, a first, faster stage reads a whole one-task answer in one pass, its items straight
+into Arrow columns (:class:`~auditor.protocol.items.ItemColumns`) and its few scalars (status codes,
+id, cost, paging fields) decoded by msgspec as the structs would decode them; answers the scanner
+declines go on to the structs.
 
 Only a plain success takes this path: an HTTP error status, a failed ``status_code`` at any level,
 malformed JSON or any value of a type the schema does not declare sends the same bytes to
@@ -34,7 +35,6 @@ import pyarrow as pa
 from auditor.protocol.endpoints import Paging
 from auditor.protocol import columnar
 from auditor.protocol.envelope import EnvelopeParser, TaskOutcome, parse_envelope
-from auditor.protocol.items import ItemColumns
 from auditor.protocol.status import Action, action_for, action_for_http
 from auditor.write.schemas import SCHEMAS, source
 
@@ -95,9 +95,9 @@ def item_struct(dataset: str) -> type[msgspec.Struct]:
     return _struct(f"{dataset}_item", fields)
 
 
-def _envelope_struct(dataset: str, items: Any, default: Any = None) -> type[msgspec.Struct]:
+def _envelope_struct(dataset: str, items: Any) -> type[msgspec.Struct]:
     result = msgspec.defstruct(f"{dataset}_result", [
-        ("items", items, default),
+        ("items", items, None),
         *((name, type_ | None, None) for name, type_ in RESULT_FIELDS.items()),
     ], gc=False)
     task = msgspec.defstruct(f"{dataset}_task", [
@@ -118,19 +118,19 @@ def typed_parser(dataset: str, *, scan: bool = True) -> EnvelopeParser:
     ``scan=False`` leaves out the columnar stage (where it is available at all).
 
     Each successful task's ``result`` holds dicts, as ``parse_envelope`` gives them, with the keys
-    ``items`` (:class:`~auditor.protocol.items.ItemColumns`, a list of item structs, or None) and :data:`RESULT_FIELDS` (None when absent); see
-    the module docstring for when it falls back to ``parse_envelope``.
+    ``items`` (:class:`~auditor.protocol.items.ItemColumns`, a list of item structs, or None)
+    and :data:`RESULT_FIELDS` (None when absent); see the module docstring for when it falls
+    back to ``parse_envelope``.
     """
-    stages: list[tuple[msgspec.json.Decoder[Any], ItemReader | None]] = []
-    if scan and columnar.AVAILABLE and columnar.layout(dataset) is not None:
-        raw_items = _envelope_struct(dataset, msgspec.Raw, msgspec.Raw(b"null"))
-        stages.append((msgspec.json.Decoder(raw_items), partial(columnar.decode_items, dataset)))
     item_structs = _envelope_struct(dataset, list[item_struct(dataset)] | None)  # type: ignore[misc]
-    stages.append((msgspec.json.Decoder(item_structs), None))
+    stages: list[Callable[[int, bytes], list[TaskOutcome] | None]] = [
+        partial(_plain_success, msgspec.json.Decoder(item_structs))]
+    if scan and columnar.AVAILABLE and columnar.layout(dataset) is not None:
+        stages.insert(0, partial(_scanned_success, dataset))
 
     def parse(http_status: int, body: bytes) -> list[TaskOutcome]:
-        for decoder, read_items in stages:
-            outcomes = _plain_success(decoder, read_items, http_status, body)
+        for stage in stages:
+            outcomes = stage(http_status, body)
             if outcomes is not None:
                 return outcomes
         return parse_envelope(http_status, body)
@@ -138,12 +138,50 @@ def typed_parser(dataset: str, *, scan: bool = True) -> EnvelopeParser:
     return parse
 
 
-ItemReader = Callable[[Any], ItemColumns | None]
-"""Raw JSON items -> columns, or None to decline (:func:`auditor.protocol.columnar.decode_items`)."""
+# The scanned answer's scalars are decoded as the envelope structs decode them (same types).
+_INT = msgspec.json.Decoder(int)
+_TASK_ID = msgspec.json.Decoder(str)
+_COST = msgspec.json.Decoder(float | None)
+_DATA = msgspec.json.Decoder(dict[str, Any] | None)
+_RESULT_FIELDS = {name: msgspec.json.Decoder(type_ | None) for name, type_ in RESULT_FIELDS.items()}
 
 
-def _plain_success(decoder: msgspec.json.Decoder[Any], read_items: ItemReader | None,
-                   http_status: int, body: bytes) -> list[TaskOutcome] | None:
+def _scanned_success(dataset: str, http_status: int, body: bytes) -> list[TaskOutcome] | None:
+    """The columnar stage: a plain success with one task, read in one pass by the scanner."""
+    if action_for_http(http_status) is not None:
+        return None
+    answer = columnar.decode_answer(dataset, body)
+    if answer is None:
+        return None
+
+    def value(span: columnar.Span, decoder: msgspec.json.Decoder[Any], absent: Any) -> Any:
+        return absent if span is None else decoder.decode(body[span[0]:span[1]])
+
+    try:
+        if action_for(value(answer.status_code, _INT, None)) is not Action.OK:
+            return None
+        task_status = value(answer.task_status_code, _INT, None)
+        action = action_for(task_status)
+        if action not in _SUCCESS:
+            return None
+        task_id = value(answer.task_id, _TASK_ID, "")
+        cost = value(answer.task_cost, _COST, None)
+        data = value(answer.task_data, _DATA, None)
+        results: list[dict[str, Any]] = []
+        if action is Action.OK and answer.results == 1:
+            spans = {_PAGING.total_field: answer.total_count,
+                     _PAGING.token_field: answer.search_after_token}
+            results.append({"items": answer.items, **{
+                name: value(spans[name], decoder, None) for name, decoder in _RESULT_FIELDS.items()}})
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return [TaskOutcome(task_id=task_id, status_code=task_status, cost=float(cost or 0.0),
+                        result=results, data=data)]
+
+
+def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
+                   body: bytes) -> list[TaskOutcome] | None:
+    """The struct stage: any plain success, items decoded into structs."""
     if action_for_http(http_status) is not None:
         return None
     try:
@@ -158,11 +196,6 @@ def _plain_success(decoder: msgspec.json.Decoder[Any], read_items: ItemReader | 
         if action not in _SUCCESS:
             return None
         results = [msgspec.structs.asdict(r) for r in task.result or ()] if action is Action.OK else []
-        if read_items is not None:
-            for result in results:
-                result["items"] = read_items(result["items"])
-                if result["items"] is None:
-                    return None
         outcomes.append(TaskOutcome(task_id=task.id, status_code=task.status_code,
                                     cost=float(task.cost or 0.0), result=results, data=task.data))
     return outcomes
