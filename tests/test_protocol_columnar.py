@@ -1,4 +1,4 @@
-"""The columnar scanner (auditor.protocol.columnar + _columnar.c) reads JSON exactly as the
+"""The columnar scanner (auditor.protocol.columnar + _columnar_src/) reads JSON exactly as the
 reference does, or declines: result items on their own, and whole answers.
 
 The reference is orjson (what ``parse_envelope`` uses) followed by ``flatten`` on the dicts.
@@ -379,3 +379,10 @@ def test_a_plain_answer_is_read_in_one_pass() -> None:
 def test_answers_of_another_shape_are_declined_and_read_the_slower_way(text: str) -> None:
     assert columnar.decode_answer("bulk_pages_summary", text.encode()) is None
     assert outcome(SCANNED, text.encode()) == outcome(parse_envelope, text.encode())
+
+
+def test_the_kinds_are_the_scanners() -> None:
+    from auditor.protocol import _columnar
+    assert [columnar._INT, columnar._TEXT, columnar._BOOL, columnar._MAP, columnar._LIST,
+            columnar._OBJECT] == [_columnar.KIND_INT64, _columnar.KIND_STRING, _columnar.KIND_BOOL,
+                                  _columnar.KIND_MAP, _columnar.KIND_LIST, _columnar.KIND_OBJECT]

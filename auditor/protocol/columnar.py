@@ -2,7 +2,7 @@
 
 The items of a bulk answer are most of its bytes, and turning them into Python objects (dicts or
 :mod:`auditor.protocol.typed` structs) and those back into Arrow columns was most of a run's CPU.
-The C scanner ``_columnar.c`` reads the JSON array of a result's items once and appends each
+The C scanner (``_columnar_src/``) reads the JSON array of a result's items once and appends each
 value to the Arrow buffers of its column; :func:`decode_items` wraps those buffers as arrays
 without copying. Its layout comes from the declared schema (:mod:`auditor.write.schemas`), like
 the typed structs: one column per item field the dataset keeps, a nested object's fields
@@ -10,7 +10,7 @@ the typed structs: one column per item field the dataset keeps, a nested object'
 
 The scanner declines, rather than guesses, anything the reference path might read differently
 (a float where an integer is declared, a key given twice, bad UTF-8, ...: the list is at the top
-of ``_columnar.c``); :func:`decode_items` then returns None and the caller decodes the answer the
+of ``_columnar_src/module.c``); :func:`decode_items` then returns None and the caller decodes the answer the
 slower way. The module is optional: when it was not compiled (no C compiler at install time),
 :data:`AVAILABLE` is False and nothing calls it. Setting ``AUDITOR_DECODER=structs`` in the
 environment turns it off, for comparison or as a way round a suspected scanner bug.
@@ -39,7 +39,7 @@ AVAILABLE = _columnar is not None and os.environ.get("AUDITOR_DECODER", "columna
 _INT64 = pa.int64()
 _STRING = pa.string()
 
-# Column kinds of the scanner (the KIND_* constants of _columnar.c).
+# Column kinds of the scanner (the KIND_* constants of _columnar_src/common.h).
 _INT, _TEXT, _BOOL, _MAP, _LIST, _OBJECT = range(6)
 _LINK_COUNTS = pa.map_(_STRING, _INT64)
 _STRINGS = pa.list_(_STRING)

@@ -1,0 +1,57 @@
+/* One Arrow column being built per layout entry, and the scanner's state.
+ * Part of auditor.protocol._columnar: module.c includes each header once. */
+#ifndef AUDITOR_COLUMNAR_COLUMNS_H
+#define AUDITOR_COLUMNAR_COLUMNS_H
+
+#include "buffers.h"
+
+typedef struct {
+    int kind;
+    const char *key; /* UTF-8, owned by the layout's str objects */
+    Py_ssize_t key_len;
+    int plain_key; /* no character JSON would escape: the raw text of the key can be compared */
+    int parent;
+    int first_child, n_children; /* OBJECT: its children are columns [first, first + n) */
+
+    /* this row */
+    int seen, is_null;
+    int64_t int_value;
+    int bool_value;
+
+    /* all rows */
+    Py_ssize_t nulls;
+    Buf validity; /* bitmap */
+    Buf values;   /* INT64: int64s; BOOL: bitmap */
+    Buf offsets;  /* STRING, MAP, LIST: int32, rows + 1 */
+    Buf data;     /* STRING: text; MAP: keys' text; LIST: elements' text */
+    Buf child_offsets; /* MAP keys, LIST elements: int32, entries + 1 */
+    Buf child_values;  /* MAP: int64 values */
+    Buf child_validity;
+    Py_ssize_t children, child_nulls; /* MAP entries / LIST elements */
+} Column;
+
+typedef struct {
+    const unsigned char *p, *end;
+    Column *columns;
+    int n_columns;
+    int *top; /* indices of the item's own fields */
+    int n_top;
+    Buf key; /* scratch: the key being matched */
+    Py_ssize_t rows;
+} Scanner;
+
+static void columns_free(Column *columns, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Column *c = &columns[i];
+        free(c->validity.data);
+        free(c->values.data);
+        free(c->offsets.data);
+        free(c->data.data);
+        free(c->child_offsets.data);
+        free(c->child_values.data);
+        free(c->child_validity.data);
+    }
+}
+
+#endif /* AUDITOR_COLUMNAR_COLUMNS_H */

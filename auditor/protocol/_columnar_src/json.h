@@ -1,0 +1,298 @@
+/* JSON lexing: whitespace, literals, strings (UTF-8 checked, escapes decoded), numbers, skipping.
+ * Part of auditor.protocol._columnar: module.c includes each header once. */
+#ifndef AUDITOR_COLUMNAR_JSON_H
+#define AUDITOR_COLUMNAR_JSON_H
+
+#include "columns.h"
+
+static inline void skip_ws(Scanner *s)
+{
+    /* compact JSON has none: one comparison settles the usual case */
+    while (s->p < s->end && *s->p <= ' '
+           && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static inline int expect(Scanner *s, char c)
+{
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != (unsigned char)c)
+        return DECLINE;
+    s->p++;
+    return OK;
+}
+
+static int literal(Scanner *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return DECLINE;
+    s->p += n;
+    return OK;
+}
+
+/* The opening bracket of an array or object; *empty tells whether it closes at once (then
+ * consumed too). Loops over members end with more_members(). */
+static int open_container(Scanner *s, char open, char close, int *empty)
+{
+    TRY(expect(s, open));
+    skip_ws(s);
+    *empty = s->p < s->end && *s->p == (unsigned char)close;
+    if (*empty)
+        s->p++;
+    return OK;
+}
+
+/* After a member: *more is set past a comma; otherwise the closing bracket must follow. */
+static int more_members(Scanner *s, char close, int *more)
+{
+    skip_ws(s);
+    *more = s->p < s->end && *s->p == ',';
+    if (*more) {
+        s->p++;
+        return OK;
+    }
+    return expect(s, close);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), or 0. */
+static int utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    Py_ssize_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF)
+        return left >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) lo = 0xA0;
+        else if (c == 0xED) hi = 0x9F;
+        return left >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) lo = 0x90;
+        else if (c == 0xF4) hi = 0x8F;
+        return left >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80
+               && (p[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+static int hex4(const unsigned char *p)
+{
+    int value = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        value <<= 4;
+        if (c >= '0' && c <= '9') value |= c - '0';
+        else if (c >= 'a' && c <= 'f') value |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') value |= c - 'A' + 10;
+        else return -1;
+    }
+    return value;
+}
+
+static int append_code_point(Buf *out, unsigned int cp)
+{
+    unsigned char u[4];
+    size_t n;
+    if (cp < 0x80) { u[0] = (unsigned char)cp; n = 1; }
+    else if (cp < 0x800) { u[0] = 0xC0 | (cp >> 6); u[1] = 0x80 | (cp & 0x3F); n = 2; }
+    else if (cp < 0x10000) {
+        u[0] = 0xE0 | (cp >> 12); u[1] = 0x80 | ((cp >> 6) & 0x3F); u[2] = 0x80 | (cp & 0x3F);
+        n = 3;
+    } else {
+        u[0] = 0xF0 | (cp >> 18); u[1] = 0x80 | ((cp >> 12) & 0x3F);
+        u[2] = 0x80 | ((cp >> 6) & 0x3F); u[3] = 0x80 | (cp & 0x3F); n = 4;
+    }
+    return buf_append(out, u, n);
+}
+
+/* An escape sequence at p (p[0] == '\\'); appends what it stands for to out (if not NULL). */
+static int unescape(const unsigned char **pp, const unsigned char *end, Buf *out)
+{
+    const unsigned char *p = *pp;
+    if (end - p < 2)
+        return DECLINE;
+    char c;
+    switch (p[1]) {
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u': {
+        if (end - p < 6)
+            return DECLINE;
+        int cp = hex4(p + 2);
+        if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+            return DECLINE;
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) { /* needs its low surrogate */
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+                return DECLINE;
+            int low = hex4(p + 2);
+            if (low < 0xDC00 || low > 0xDFFF)
+                return DECLINE;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            p += 6;
+        }
+        *pp = p;
+        return out ? append_code_point(out, (unsigned int)cp) : OK;
+    }
+    default:
+        return DECLINE;
+    }
+    *pp = p + 2;
+    return out ? buf_append(out, &c, 1) : OK;
+}
+
+/* Whether the 8 bytes at p are all plain string content: printable ASCII but '"' and '\\'.
+ * (Each test is the classic "has a zero byte" bit trick; a false positive only makes the caller
+ * look at those bytes one by one.) */
+static inline int plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t v, quote, backslash;
+    memcpy(&v, p, sizeof v);
+    quote = v ^ (ones * '"');
+    backslash = v ^ (ones * '\\');
+    return (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote)
+            | ((backslash - ones) & ~backslash) | v) & highs ? 0 : 1;
+}
+
+/* PLAIN[c]: whether byte c stands for itself inside a JSON string and is ASCII (set up when
+ * the module is loaded). */
+static unsigned char PLAIN[256];
+
+/* The string at s->p (which must be '"'), decoded and appended to out (checked only if NULL). */
+static int scan_string(Scanner *s, Buf *out)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (p >= end || *p != '"')
+        return DECLINE;
+    p++;
+    for (;;) {
+        const unsigned char *run = p;
+        while (end - p >= 8 && plain8(p))
+            p += 8;
+        while (p < end && PLAIN[*p])
+            p++;
+        if (out && p > run)
+            TRY(buf_append_text(out, run, (size_t)(p - run)));
+        if (p >= end)
+            return DECLINE;
+        if (*p == '"') {
+            s->p = p + 1;
+            return OK;
+        }
+        if (*p == '\\') {
+            TRY(unescape(&p, end, out));
+            continue;
+        }
+        if (*p < 0x20) /* control characters must be escaped */
+            return DECLINE;
+        int n = utf8_sequence(p, end);
+        if (n == 0)
+            return DECLINE;
+        if (out)
+            TRY(buf_append(out, p, (size_t)n));
+        p += n;
+    }
+}
+
+/* A JSON integer that fits int64; fractions and exponents are declined (see the top). */
+static int scan_int64(Scanner *s, int64_t *value)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    int negative = p < end && *p == '-';
+    if (negative)
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return DECLINE;
+    uint64_t acc = 0;
+    if (*p == '0') {
+        p++;
+    } else {
+        const unsigned char *digits = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            acc = acc * 10 + (unsigned)(*p++ - '0'); /* wraps past 19 digits: checked below */
+        if (p - digits > 18) { /* 18 digits always fit; more are checked the slow way */
+            uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+            acc = 0;
+            for (const unsigned char *q = digits; q < p; q++) {
+                unsigned digit = (unsigned)(*q - '0');
+                if (acc > (limit - digit) / 10)
+                    return DECLINE;
+                acc = acc * 10 + digit;
+            }
+        }
+    }
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        return DECLINE;
+    *value = negative ? (int64_t)(0 - acc) : (int64_t)acc;
+    s->p = p;
+    return OK;
+}
+
+static int skip_number(Scanner *s)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return DECLINE;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return DECLINE;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return DECLINE;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    s->p = p;
+    return OK;
+}
+
+/* Any JSON value, checked and thrown away (a field the layout does not name). */
+static int skip_value(Scanner *s, int depth)
+{
+    skip_ws(s);
+    if (s->p >= s->end || depth > MAX_DEPTH)
+        return DECLINE;
+    switch (*s->p) {
+    case '"': return scan_string(s, NULL);
+    case 't': return literal(s, "true", 4);
+    case 'f': return literal(s, "false", 5);
+    case 'n': return literal(s, "null", 4);
+    case '{':
+    case '[': {
+        int is_object = *s->p == '{', empty, more;
+        char close = is_object ? '}' : ']';
+        TRY(open_container(s, (char)*s->p, close, &empty));
+        for (more = !empty; more;) {
+            if (is_object) {
+                skip_ws(s);
+                TRY(scan_string(s, NULL));
+                TRY(expect(s, ':'));
+            }
+            TRY(skip_value(s, depth + 1));
+            TRY(more_members(s, close, &more));
+        }
+        return OK;
+    }
+    default: return skip_number(s);
+    }
+}
+
+#endif /* AUDITOR_COLUMNAR_JSON_H */
