@@ -32,7 +32,7 @@ static int literal(Scanner *s, const char *word, size_t n)
 
 /* The opening bracket of an array or object; *empty tells whether it closes at once (then
  * consumed too). Loops over members end with more_members(). */
-static int open_container(Scanner *s, char open, char close, int *empty)
+static inline int open_container(Scanner *s, char open, char close, int *empty)
 {
     TRY(expect(s, open));
     skip_ws(s);
@@ -43,7 +43,7 @@ static int open_container(Scanner *s, char open, char close, int *empty)
 }
 
 /* After a member: *more is set past a comma; otherwise the closing bracket must follow. */
-static int more_members(Scanner *s, char close, int *more)
+static inline int more_members(Scanner *s, char close, int *more)
 {
     skip_ws(s);
     *more = s->p < s->end && *s->p == ',';
@@ -147,20 +147,6 @@ static int unescape(const unsigned char **pp, const unsigned char *end, Buf *out
     return out ? buf_append(out, &c, 1) : OK;
 }
 
-/* Whether the 8 bytes at p are all plain string content: printable ASCII but '"' and '\\'.
- * (Each test is the classic "has a zero byte" bit trick; a false positive only makes the caller
- * look at those bytes one by one.) */
-static inline int plain8(const unsigned char *p)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t v, quote, backslash;
-    memcpy(&v, p, sizeof v);
-    quote = v ^ (ones * '"');
-    backslash = v ^ (ones * '\\');
-    return (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote)
-            | ((backslash - ones) & ~backslash) | v) & highs ? 0 : 1;
-}
-
 /* PLAIN[c]: whether byte c stands for itself inside a JSON string and is ASCII (set up when
  * the module is loaded). */
 static unsigned char PLAIN[256];
@@ -174,8 +160,6 @@ static int scan_string(Scanner *s, Buf *out)
     p++;
     for (;;) {
         const unsigned char *run = p;
-        while (end - p >= 8 && plain8(p))
-            p += 8;
         while (p < end && PLAIN[*p])
             p++;
         if (out && p > run)
