@@ -2,18 +2,20 @@
 
 The items of a bulk answer are most of its bytes, and turning them into Python objects (dicts or
 :mod:`auditor.protocol.typed` structs) and those back into Arrow columns was most of a run's CPU.
-The C scanner (``_columnar_src/``) reads the JSON array of a result's items once and appends each
-value to the Arrow buffers of its column; :func:`decode_items` wraps those buffers as arrays
-without copying. Its layout comes from the declared schema (:mod:`auditor.write.schemas`), like
-the typed structs: one column per item field the dataset keeps, a nested object's fields
-(``info.server``) as the children of one object entry.
+The C scanner (``_columnar_src/``) reads an answer once and appends each item value to the Arrow
+buffers of its column, which are then wrapped as arrays without copying: :func:`decode_answer`
+for a whole one-task answer (what runs use, through :func:`auditor.protocol.typed.typed_parser`),
+:func:`decode_items` for the JSON array of a result's items alone. The layout comes from the
+declared schema (:mod:`auditor.write.schemas`), like the typed structs': one column per item
+field the dataset keeps, a nested object's fields (``info.server``) as the children of one
+object entry.
 
 The scanner declines, rather than guesses, anything the reference path might read differently
 (a float where an integer is declared, a key given twice, bad UTF-8, ...: the list is at the top
-of ``_columnar_src/module.c``); :func:`decode_items` then returns None and the caller decodes the answer the
-slower way. The module is optional: when it was not compiled (no C compiler at install time),
-:data:`AVAILABLE` is False and nothing calls it. Setting ``AUDITOR_DECODER=structs`` in the
-environment turns it off, for comparison or as a way round a suspected scanner bug.
+of ``_columnar_src/module.c``); the functions then return None and the caller decodes the answer
+the slower way. The extension is optional: when it was not compiled (no C compiler at install
+time), :data:`AVAILABLE` is False and nothing calls it. Setting ``AUDITOR_DECODER=structs`` in
+the environment turns it off, for comparison or as a way round a suspected scanner bug.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 /*
- * auditor.protocol._columnar: the JSON array of an answer's result items, scanned straight into
- * Arrow buffers.
+ * auditor.protocol._columnar: an answer's result items, scanned straight into Arrow buffers.
  *
  * decode(buffer, layout) -> (rows, columns) | None
+ * decode_answer(body, layout) -> (spans..., results, spans..., (rows, columns)) | None
  *
- * `buffer` holds the raw JSON value of `result.items` (a bytes-like object: msgspec.Raw slices
- * it out of the answer without copying). `layout` is a sequence of (key, kind, parent) triples,
+ * decode() reads `buffer`, the raw JSON value of `result.items` (any bytes-like object);
+ * decode_answer() reads a whole answer with one task and at most one result (answer.h), its
+ * scalars returned as spans of their text. `layout` is a sequence of (key, kind, parent) triples,
  * one per column, as auditor/protocol/columnar.py builds them from the declared Arrow schema:
  * `key` is the item field's name (str), `kind` one of the KIND_* codes below and `parent` the
  * index of the OBJECT column a child belongs to, or -1 for a field of the item itself. Children
@@ -30,8 +31,9 @@
  * surrogates, an item that is not an object, a value of another type than its column's (floats
  * for integers included, since the reference accepts 12.0), integers beyond int64, a key given
  * twice in an item or in a map, null inside a list, nesting deeper than MAX_DEPTH in skipped
- * values. So the fast path can only be faster, never different; tests/test_protocol_columnar.py
- * checks that on generated answers.
+ * values; for decode_answer(), also more than one task or result, a key of the envelope given
+ * twice, or a missing status code. So the fast path can only be faster, never different:
+ * tests/test_protocol_columnar.py checks that on generated answers.
  *
  * Missing keys and JSON null give nulls; keys the layout does not name are skipped (but still
  * checked to be valid JSON).
