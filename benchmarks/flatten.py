@@ -139,7 +139,11 @@ DECODERS: dict[str, EnvelopeParser] = {
 }
 
 
-def run(items: int, repeat: int, decoder: str = "columnar") -> dict[str, Any]:
+RUN_DECODER = "columnar" if columnar.AVAILABLE else "structs"
+"""What a run uses here: the scanner, unless it was not compiled or AUDITOR_DECODER turns it off."""
+
+
+def run(items: int, repeat: int, decoder: str = RUN_DECODER) -> dict[str, Any]:
     if decoder == "columnar" and not columnar.AVAILABLE:
         raise SystemExit("the columnar scanner is not compiled (or AUDITOR_DECODER turns it off)")
     bodies = responses(items)
@@ -159,9 +163,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--decoder", choices=list(DECODERS), default="columnar",
-                        help="columns scanned by the C scanner as runs decode bulk answers "
-                             "(default), msgspec structs, or the reference dicts")
+    parser.add_argument("--decoder", choices=list(DECODERS), default=RUN_DECODER,
+                        help="columns scanned by the C scanner, msgspec structs, or the reference "
+                             f"dicts (default: what runs use here, {RUN_DECODER})")
     args = parser.parse_args()
     result = run(args.items, args.repeat, args.decoder)
     for name, value in result["us_per_item"].items():
