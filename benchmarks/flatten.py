@@ -16,7 +16,7 @@ runner handles them, one response at a time:
   ``--decoder structs`` msgspec structs (:mod:`auditor.protocol.typed` without the scanner), or
   with ``--decoder dicts`` the reference :func:`auditor.protocol.envelope.parse_envelope`;
 * ``flatten``: :func:`auditor.write.flatten.flatten` into a record batch (targets = item URLs);
-* ``write``: :class:`auditor.write.sink.RunSink` with its defaults (250k-row files, 64k-row row
+* ``write``: :class:`auditor.write.sink.RunSink` with its defaults (250k-row files, 16k-row row
   groups, zstd), including the checkpoint journal, the final flush, fsyncs and renames.
 
 Times are CPU seconds of this process (``time.process_time``), the best of ``--repeat`` replays
@@ -36,11 +36,10 @@ from typing import Any
 
 import orjson
 
+from auditor.protocol import columnar
 from auditor.protocol.endpoints import BULK_PAGES_SUMMARY
 from auditor.protocol.envelope import EnvelopeParser, parse_envelope
-from auditor.protocol import columnar
-from auditor.protocol.items import ItemColumns
-from auditor.protocol.matching import item_url
+from auditor.protocol.matching import item_urls
 from auditor.protocol.typed import typed_parser
 from auditor.write.checkpoint import CheckpointStore
 from auditor.write.flatten import flatten
@@ -113,8 +112,7 @@ def replay(bodies: list[bytes], parse: EnvelopeParser) -> dict[str, float]:
             task = parse(200, body)[0]
             found = task.result[0]["items"]
             t1 = clock()
-            urls = found.urls() if isinstance(found, ItemColumns) else list(map(item_url, found))
-            batch = flatten("bulk_pages_summary", found, urls,
+            batch = flatten("bulk_pages_summary", found, item_urls(found),
                             run_id=run_record.run_id, fetched_at=time.time(), task_id=task.task_id)
             t2 = clock()
             sink.add(UnitResult("bulk", f"c{number}", {"bulk_pages_summary": batch},

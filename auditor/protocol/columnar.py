@@ -68,16 +68,10 @@ class _Layout:
     def __init__(self, specs: list[tuple[str, int, int]], names: list[str | None],
                  types: list[pa.DataType | None]) -> None:
         self.specs = tuple(specs)   # (key, kind, parent index) per scanner column
-        self.names = names          # schema column per scanner column (None: an object entry)
-        self.schema = pa.schema([pa.field(name, _arrow_type(type_))
-                                 for name, type_ in zip(names, types, strict=True)
-                                 if name is not None and type_ is not None])
-        self.types = types
-
-
-def _arrow_type(type_: pa.DataType) -> pa.DataType:
-    kind = _kind(type_)
-    return _STRING if kind == _TEXT else type_
+        self.types = types          # declared type per scanner column (None: an object entry)
+        self.schema = pa.schema([pa.field(name, _STRING if kind == _TEXT else type_)
+                                 for (_, kind, _), name, type_ in zip(specs, names, types, strict=True)
+                                 if kind != _OBJECT])
 
 
 @lru_cache(maxsize=None)
@@ -165,8 +159,9 @@ def decode_answer(dataset: str, body: bytes) -> ScannedAnswer | None:
 
 
 def _columns(dataset: str, plan: _Layout, rows: int, columns: tuple[Any, ...]) -> ItemColumns:
-    arrays = [_array(type_, rows, buffers)
-              for type_, buffers in zip(plan.types, columns, strict=True) if type_ is not None]
+    arrays = [_array(kind, type_, rows, buffers)
+              for (_, kind, _), type_, buffers in zip(plan.specs, plan.types, columns, strict=True)
+              if kind != _OBJECT]
     return ItemColumns(dataset, pa.RecordBatch.from_arrays(arrays, schema=plan.schema))
 
 
@@ -180,8 +175,7 @@ def _strings(n: int, offsets: bytes, data: bytes, nulls: int = 0,
                                               pa.py_buffer(data)], nulls)
 
 
-def _array(type_: pa.DataType, n: int, buffers: tuple[Any, ...]) -> pa.Array:
-    kind = _kind(type_)
+def _array(kind: int, type_: pa.DataType, n: int, buffers: tuple[Any, ...]) -> pa.Array:
     nulls, validity = buffers[0], _buffer(buffers[1])
     if kind == _INT:
         return pa.Array.from_buffers(_INT64, n, [validity, pa.py_buffer(buffers[2])], nulls)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from auditor.protocol.items import ItemColumns
 from auditor.protocol.envelope import EnvelopeParser, parse_envelope
+from auditor.protocol.items import ItemColumns
 from auditor.protocol.prices import PRICES, Price
 
 

@@ -55,6 +55,11 @@ def item_url(item: Any) -> Any:
     return item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
 
 
+def item_urls(items: Sequence[Any] | ItemColumns) -> list[Any]:
+    """The ``url`` of every item, decoded or scanned (None where an item has none)."""
+    return items.urls() if isinstance(items, ItemColumns) else list(map(item_url, items))
+
+
 def match_items(items: Sequence[Any] | ItemColumns, targets: list[str]
                 ) -> tuple[list[Any] | ItemColumns, list[str], int]:
     """Pair items with the targets they answer; returns (items, their targets, unmatched count).
@@ -63,10 +68,9 @@ def match_items(items: Sequence[Any] | ItemColumns, targets: list[str]
     The cheap exact comparisons catch nearly every item; :func:`match_key` is only computed
     for the rest. A second item for the same target is dropped (each target one row).
     """
+    rows, owners, unmatched = _match_urls(item_urls(items), targets)
     if isinstance(items, ItemColumns):
-        rows, owners, unmatched = _match_urls(items.urls(), targets)
         return items.take(rows), owners, unmatched
-    rows, owners, unmatched = _match_urls(list(map(item_url, items)), targets)
     return [items[row] for row in rows], owners, unmatched
 
 

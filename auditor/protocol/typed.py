@@ -32,8 +32,8 @@ from typing import Annotated, Any
 import msgspec
 import pyarrow as pa
 
-from auditor.protocol.endpoints import Paging
 from auditor.protocol import columnar
+from auditor.protocol.endpoints import Paging
 from auditor.protocol.envelope import EnvelopeParser, TaskOutcome, parse_envelope
 from auditor.protocol.status import Action, action_for, action_for_http
 from auditor.write.schemas import SCHEMAS, source
@@ -95,9 +95,10 @@ def item_struct(dataset: str) -> type[msgspec.Struct]:
     return _struct(f"{dataset}_item", fields)
 
 
-def _envelope_struct(dataset: str, items: Any) -> type[msgspec.Struct]:
+def _envelope_struct(dataset: str) -> type[msgspec.Struct]:
+    item = item_struct(dataset)
     result = msgspec.defstruct(f"{dataset}_result", [
-        ("items", items, None),
+        ("items", list[item] | None, None),  # type: ignore[valid-type]
         *((name, type_ | None, None) for name, type_ in RESULT_FIELDS.items()),
     ], gc=False)
     task = msgspec.defstruct(f"{dataset}_task", [
@@ -122,9 +123,8 @@ def typed_parser(dataset: str, *, scan: bool = True) -> EnvelopeParser:
     and :data:`RESULT_FIELDS` (None when absent); see the module docstring for when it falls
     back to ``parse_envelope``.
     """
-    item_structs = _envelope_struct(dataset, list[item_struct(dataset)] | None)  # type: ignore[misc]
     stages: list[Callable[[int, bytes], list[TaskOutcome] | None]] = [
-        partial(_plain_success, msgspec.json.Decoder(item_structs))]
+        partial(_plain_success, msgspec.json.Decoder(_envelope_struct(dataset)))]
     if scan and columnar.AVAILABLE and columnar.layout(dataset) is not None:
         stages.insert(0, partial(_scanned_success, dataset))
 
@@ -143,7 +143,8 @@ _INT = msgspec.json.Decoder(int)
 _TASK_ID = msgspec.json.Decoder(str)
 _COST = msgspec.json.Decoder(float | None)
 _DATA = msgspec.json.Decoder(dict[str, Any] | None)
-_RESULT_FIELDS = {name: msgspec.json.Decoder(type_ | None) for name, type_ in RESULT_FIELDS.items()}
+_TOTAL = msgspec.json.Decoder(RESULT_FIELDS[_PAGING.total_field] | None)
+_TOKEN = msgspec.json.Decoder(RESULT_FIELDS[_PAGING.token_field] | None)
 
 
 def _scanned_success(dataset: str, http_status: int, body: bytes) -> list[TaskOutcome] | None:
@@ -169,10 +170,9 @@ def _scanned_success(dataset: str, http_status: int, body: bytes) -> list[TaskOu
         data = value(answer.task_data, _DATA, None)
         results: list[dict[str, Any]] = []
         if action is Action.OK and answer.results == 1:
-            spans = {_PAGING.total_field: answer.total_count,
-                     _PAGING.token_field: answer.search_after_token}
-            results.append({"items": answer.items, **{
-                name: value(spans[name], decoder, None) for name, decoder in _RESULT_FIELDS.items()}})
+            results.append({"items": answer.items,
+                            _PAGING.total_field: value(answer.total_count, _TOTAL, None),
+                            _PAGING.token_field: value(answer.search_after_token, _TOKEN, None)})
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     return [TaskOutcome(task_id=task_id, status_code=task_status, cost=float(cost or 0.0),

@@ -40,6 +40,10 @@ typedef struct {
     Py_ssize_t rows;
 } Scanner;
 
+/* COLUMN_INDEX[i] == i (set up when the module is loaded): the field list of a nested object is
+ * the run of it that starts at its first child, since children are contiguous. */
+static int COLUMN_INDEX[MAX_COLUMNS];
+
 static void columns_free(Column *columns, int n)
 {
     for (int i = 0; i < n; i++) {

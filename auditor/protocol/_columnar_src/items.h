@@ -89,12 +89,8 @@ static int scan_value(Scanner *s, Column *c)
         return literal(s, "false", 5);
     case KIND_MAP: return scan_map(s, c);
     case KIND_LIST: return scan_list(s, c);
-    case KIND_OBJECT: {
-        int fields[MAX_COLUMNS];
-        for (int i = 0; i < c->n_children; i++)
-            fields[i] = c->first_child + i;
-        return scan_object(s, fields, c->n_children, 1);
-    }
+    case KIND_OBJECT:
+        return scan_object(s, COLUMN_INDEX + c->first_child, c->n_children, 1);
     }
     return DECLINE;
 }

@@ -207,7 +207,7 @@ static PyObject *run(PyObject *args, const char *format, int whole_answer)
 done:
     Py_XDECREF(columns_out);
     Py_XDECREF(layout);
-    columns_free(columns, n_columns ? n_columns : MAX_COLUMNS);
+    columns_free(columns, MAX_COLUMNS); /* all zeroed first: the unused ones hold nothing */
     free(s.key.data);
     PyBuffer_Release(&view);
     return result;
@@ -248,6 +248,8 @@ PyMODINIT_FUNC PyInit__columnar(void)
 {
     for (int c = 0x20; c < 0x80; c++)
         PLAIN[c] = c != '"' && c != '\\';
+    for (int i = 0; i < MAX_COLUMNS; i++)
+        COLUMN_INDEX[i] = i;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
         return NULL;
