@@ -1,10 +1,15 @@
-"""Build step for the one compiled module; everything else is declared in pyproject.toml.
+"""Build step for the two compiled modules; everything else is declared in pyproject.toml.
 
 ``auditor.protocol._columnar`` scans answers' items straight into Arrow buffers (see
 ``auditor/protocol/columnar.py``). Its C is in ``auditor/protocol/_columnar_src/``: ``module.c``
-and the headers it includes, one part of the scanner each. It is optional: without a C compiler
-the install still succeeds, and answers are decoded by the pure-Python path (slower, same
-results).
+and the headers it includes, one part of the scanner each.
+
+``auditor.targets._fastpath`` normalises target lines in batches for the planner (see
+``auditor/targets/batch.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
+scanner's byte buffers.
+
+Both are optional: without a C compiler the install still succeeds, and the pure-Python paths
+are used (slower, same results).
 """
 
 from pathlib import Path
@@ -16,4 +21,6 @@ SCANNER = Path("auditor/protocol/_columnar_src")
 setup(ext_modules=[
     Extension("auditor.protocol._columnar", [str(SCANNER / "module.c")],
               depends=sorted(str(p) for p in SCANNER.glob("*.h")), optional=True),
+    Extension("auditor.targets._fastpath", ["auditor/targets/_fastpath.c"],
+              depends=[str(SCANNER / "buffers.h"), str(SCANNER / "common.h")], optional=True),
 ])

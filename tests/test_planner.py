@@ -354,12 +354,12 @@ def test_planner_benchmark_runs() -> None:
 def test_in_window_repeats_are_exact_even_when_keys_collide(monkeypatch: pytest.MonkeyPatch) -> None:
     """Repeats are found by 64-bit keys and checked against the strings: with a key function
     that collides all the time, the plan is still the exact one."""
-    import auditor.plan.builder as builder
+    from auditor.plan import dedup
 
     lines = _messy_list(3_000, seed=11)
     exact = [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000_000) for c in w.chunks]
     stats = [w.stats for w in build_plan(lines, window=1_000_000)]
-    monkeypatch.setattr(builder, "xxh3_64_intdigest", lambda data: len(data) % 7)
+    monkeypatch.setattr(dedup, "key_of_bytes", lambda data: len(data) % 7)
     colliding = [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000_000) for c in w.chunks]
     assert colliding == exact
     assert [w.stats for w in build_plan(lines, window=1_000_000)] == stats
@@ -407,6 +407,7 @@ def test_a_window_leaves_no_file_open() -> None:
     def open_files() -> int:
         return len(os.listdir("/proc/self/fd"))
 
+    gc.collect()  # files of earlier tests that only a collection would close
     before = open_files()
     windows = list(build_plan(_messy_list(3_000, seed=19), window=1_000))
     assert windows and open_files() == before + len(windows)  # each window's chunks: one file

@@ -44,19 +44,19 @@ from typing import IO, NamedTuple, overload
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from xxhash import xxh3_64_intdigest
 
 from auditor.plan.dedup import SeenKeys
+from auditor.plan.lines import BatchNormaliser
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
 from auditor.plan.scratch import scratch_files
-from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.read import SourceLine, iter_lines
 
 DEFAULT_WINDOW = 1_000_000
 """Input lines per planning window."""
 
 _BATCH = 1 << 14
-"""Normalised targets are written to the window's file every this many lines while it is read."""
+"""Lines are normalised (:mod:`auditor.plan.lines`), and their targets written to the window's
+file, this many at a time."""
 _GROUP = 1 << 16
 """Chunks are grouped, for reading back, by which ``_GROUP`` targets of the plan they start in."""
 
@@ -310,38 +310,25 @@ def _close_quietly(file: IO[bytes] | ipc.RecordBatchStreamWriter) -> None:
 
 def _read(stream: Iterator[SourceLine], limit: int, collected: _Collected,
           out: ipc.RecordBatchStreamWriter) -> None:
-    """:func:`_collect`'s loop: the keys, ids and rejects into ``collected``, the targets to ``out``."""
-    rejects = collected.rejects
-    split = normalise_with_domain
-    key_of = xxh3_64_intdigest
-    domain_id: dict[str, int] = {}  # a few bytes a domain, not a line
-    new_id = domain_id.setdefault
-    add_id = collected.domain_ids.append
-    add_key = collected.keys.append
-    batch: list[str] = []
-    keep = batch.append
-    n_lines = 0
-    for source, line, text in islice(stream, limit):
-        n_lines += 1
-        try:
-            target, domain = split(text)
-        except InvalidTarget as exc:
-            rejects.append(Reject(source, line, text, exc.reason, exc.message))
-            continue
-        keep(target)
-        add_key(key_of(target.encode()))
-        add_id(new_id(domain, len(domain_id)))
-        if len(batch) >= _BATCH:
-            _write_targets(out, batch)
-            batch.clear()
-    if batch:
-        _write_targets(out, batch)
-    collected.lines = n_lines
+    """:func:`_collect`'s loop: the keys, ids and rejects into ``collected``, the targets to ``out``,
+    :data:`_BATCH` lines at a time."""
+    normalise = BatchNormaliser()  # domain ids are the window's own
+    while collected.lines < limit:
+        lines = list(islice(stream, min(_BATCH, limit - collected.lines)))
+        if not lines:
+            break
+        collected.lines += len(lines)
+        batch = normalise([line.text for line in lines])
+        if len(batch.targets):
+            _write_targets(out, batch.targets)
+        collected.keys.frombytes(batch.keys.tobytes())
+        collected.domain_ids.frombytes(batch.domain_ids.tobytes())
+        collected.rejects += (Reject(*lines[i], exc.reason, exc.message) for i, exc in batch.rejects)
 
 
-def _write_targets(out: ipc.RecordBatchStreamWriter, targets: list[str]) -> None:
+def _write_targets(out: ipc.RecordBatchStreamWriter, targets: pa.StringArray) -> None:
     with scratch_files("a planning window"):
-        out.write_batch(pa.record_batch([pa.array(targets, type=pa.string())], schema=_TARGETS))
+        out.write_batch(pa.record_batch([targets], schema=_TARGETS))
 
 
 def _batches(file: IO[bytes]) -> Iterator[pa.StringArray]:

@@ -1,0 +1,92 @@
+"""Target lines normalised a batch at a time: what the planner keeps of each line, and the rejects.
+
+The planner needs, for every line it reads, the normalised target, the target's 64-bit key (for
+de-duplication, :func:`auditor.plan.dedup.target_keys`) and an id of its registrable domain (for
+packing), or the reason the line was rejected. :class:`BatchNormaliser` gives those for a list of
+lines at once, as Arrow and numpy arrays rather than Python objects per line:
+
+* with the compiled fast path (``auditor/targets/_fastpath.c``, built at install time when a C
+  compiler is there), printable-ASCII lines are normalised in C: it is
+  :func:`~auditor.targets.normalise.normalise_with_domain`'s own fast path written again. Every
+  other line, and every line it is unsure of, is passed to that function, whose result or
+  :class:`~auditor.targets.normalise.InvalidTarget` is taken as it is. The results are the same
+  either way (tests/test_plan_lines.py), for a fraction of the CPU;
+* without it, or with ``AUDITOR_NORMALISER=python`` in the environment, the same loop in Python.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from auditor.plan import dedup
+from auditor.targets.normalise import InvalidTarget, normalise_with_domain
+# The host check's cache and filler: the C fast path reads the one and calls the other, exactly as
+# normalise_with_domain does.
+from auditor.targets.normalise import _host_cache, _host_info
+
+try:
+    from auditor.targets import _fastpath
+except ImportError:  # built without a C compiler
+    _fastpath = None  # type: ignore[assignment]
+
+COMPILED = _fastpath is not None and os.environ.get("AUDITOR_NORMALISER", "compiled") == "compiled"
+"""Whether batches are normalised by the compiled fast path (built, and not turned off)."""
+
+
+@dataclass(frozen=True)
+class NormalisedBatch:
+    """One batch's results. ``targets``, ``keys`` and ``domain_ids`` are the accepted lines', in
+    order; ``rejects`` the others' ``(position in the batch, error)``."""
+
+    targets: pa.StringArray
+    keys: npt.NDArray[np.uint64]
+    domain_ids: npt.NDArray[np.int32]
+    rejects: list[tuple[int, InvalidTarget]]
+
+
+class BatchNormaliser:
+    """Normalises lists of lines; domain ids count up from 0 in order of first appearance, across
+    every batch this normaliser has seen (:attr:`domain_ids` maps domain to id)."""
+
+    def __init__(self, *, compiled: bool = COMPILED) -> None:
+        """``compiled=False`` uses the Python loop even where the fast path is built."""
+        if compiled and _fastpath is None:
+            raise RuntimeError("the compiled fast path (auditor.targets._fastpath) is not built")
+        self.domain_ids: dict[str, int] = {}
+        self._compiled = compiled
+
+    def __call__(self, texts: list[str]) -> NormalisedBatch:
+        """The batch ``texts`` (lines as read), normalised."""
+        if self._compiled:
+            return self._in_c(texts)
+        return self._in_python(texts)
+
+    def _in_c(self, texts: list[str]) -> NormalisedBatch:
+        state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
+                 dedup.key_of_bytes)
+        offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
+        n = len(texts) - len(rejects)
+        targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        return NormalisedBatch(targets, np.frombuffer(keys, dtype=np.uint64),  # type: ignore[arg-type]
+                               np.frombuffer(ids, dtype=np.int32), rejects)
+
+    def _in_python(self, texts: list[str]) -> NormalisedBatch:
+        targets: list[str] = []
+        domain_id = self.domain_ids
+        ids: list[int] = []
+        rejects: list[tuple[int, InvalidTarget]] = []
+        for position, text in enumerate(texts):
+            try:
+                target, domain = normalise_with_domain(text)
+            except InvalidTarget as exc:
+                rejects.append((position, exc))
+                continue
+            targets.append(target)
+            ids.append(domain_id.setdefault(domain, len(domain_id)))
+        keys = dedup.target_keys(targets)
+        return NormalisedBatch(pa.array(targets, type=pa.string()), keys, np.array(ids, dtype=np.int32), rejects)

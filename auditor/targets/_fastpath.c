@@ -1,0 +1,290 @@
+/*
+ * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids.
+ *
+ * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
+ *
+ * `texts` is a list of str (lines as read); `state` the tuple (host_cache, host_info, normalise,
+ * invalid, domain_ids, key_of) that auditor/plan/lines.py builds:
+ *
+ *   host_cache   dict raw host -> (host, bare host, registrable domain), read here
+ *   host_info    callable raw host -> that tuple, or ("", reason, message); fills host_cache
+ *   normalise    normalise_with_domain(text) -> (target, registrable domain): the reference
+ *   invalid      the InvalidTarget class
+ *   domain_ids   dict registrable domain -> int id, in order of first appearance; grown here
+ *   key_of       xxh3_64_intdigest, the planner's 64-bit key of a target's UTF-8 bytes
+ *
+ * The result: the accepted targets as an Arrow string array's buffers (offsets: int32, data), their
+ * keys (uint64) and domain ids (int32) as bytes, and the rejected lines as a list of
+ * (index in texts, InvalidTarget).
+ *
+ * This is normalise_with_domain's own fast path (auditor/targets/normalise.py) written again in C,
+ * for lines that are printable ASCII: strip the debris, find the scheme and the host, look the host
+ * up, check the path, cut a fragment, build the target. Every line it is not sure of -- not ASCII,
+ * over-long, a host the cache does not vouch for, a path with anything but printable characters, a
+ * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or InvalidTarget) is
+ * taken as it is. So the fast path can only be faster, never different; tests/test_plan_lines.py
+ * compares the two on generated lines.
+ */
+#include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers */
+
+enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
+
+static unsigned char STRIP[128]; /* the ASCII part of normalise.py's _STRIP */
+
+typedef struct {
+    PyObject *host_cache, *host_info, *normalise, *invalid, *domain_ids, *key_of;
+} State;
+
+typedef struct {
+    Buf offsets, data, keys, ids;
+    PyObject *rejects;
+} Out;
+
+static int lower_equals(const unsigned char *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)lower[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Append one accepted target (UTF-8 `target`, `n` bytes) with its registrable domain. */
+static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, PyObject *domain)
+{
+    if (buf_append(&out->data, target, (size_t)n) != OK
+        || buf_append_int32(&out->offsets, out->data.len) != OK) {
+        PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of targets in one batch");
+        return -1;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(target, n);
+    if (bytes == NULL)
+        return -1;
+    PyObject *key = PyObject_CallOneArg(st->key_of, bytes);
+    Py_DECREF(bytes);
+    if (key == NULL)
+        return -1;
+    uint64_t k = PyLong_AsUnsignedLongLong(key);
+    Py_DECREF(key);
+    if (k == (uint64_t)-1 && PyErr_Occurred())
+        return -1;
+    if (buf_append(&out->keys, &k, sizeof k) != OK) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *id = PyDict_GetItemWithError(st->domain_ids, domain); /* borrowed */
+    if (id == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        id = PyLong_FromSsize_t(PyDict_GET_SIZE(st->domain_ids));
+        if (id == NULL || PyDict_SetItem(st->domain_ids, domain, id) < 0) {
+            Py_XDECREF(id);
+            return -1;
+        }
+        Py_DECREF(id); /* the dict holds it */
+    }
+    long value = PyLong_AsLong(id);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    int32_t v = (int32_t)value;
+    if (buf_append(&out->ids, &v, sizeof v) != OK) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The reference, for line `index`: its target, or its InvalidTarget recorded as a reject. */
+static int by_reference(const State *st, Out *out, PyObject *text, Py_ssize_t index)
+{
+    PyObject *result = PyObject_CallOneArg(st->normalise, text);
+    if (result == NULL) {
+        if (!PyErr_ExceptionMatches(st->invalid))
+            return -1;
+        PyObject *type, *exc, *traceback;
+        PyErr_Fetch(&type, &exc, &traceback);
+        PyErr_NormalizeException(&type, &exc, &traceback);
+        Py_XDECREF(type);
+        Py_XDECREF(traceback);
+        PyObject *reject = Py_BuildValue("(nN)", index, exc);
+        int rc = reject == NULL ? -1 : PyList_Append(out->rejects, reject);
+        Py_XDECREF(reject);
+        return rc;
+    }
+    int rc = -1;
+    if (PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
+        Py_ssize_t n;
+        const char *target = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(result, 0), &n);
+        if (target != NULL)
+            rc = accept(st, out, target, n, PyTuple_GET_ITEM(result, 1));
+    } else {
+        PyErr_SetString(PyExc_TypeError, "normalise() must return a (target, domain) tuple");
+    }
+    Py_DECREF(result);
+    return rc;
+}
+
+/* The host check's (host, bare, registrable) for `raw`, or NULL with no error when it failed. */
+static PyObject *host_of(const State *st, const unsigned char *raw, size_t n)
+{
+    PyObject *key = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, raw, (Py_ssize_t)n);
+    if (key == NULL)
+        return NULL;
+    PyObject *info = PyDict_GetItemWithError(st->host_cache, key);
+    if (info != NULL)
+        Py_INCREF(info);
+    else if (!PyErr_Occurred())
+        info = PyObject_CallOneArg(st->host_info, key);
+    Py_DECREF(key);
+    return info;
+}
+
+/* Line `index`: the fast path, or the reference. */
+static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index, char *scratch)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "lines must be str");
+        return -1;
+    }
+    if (!PyUnicode_IS_ASCII(text))
+        return by_reference(st, out, text, index);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(text);
+    while (n && STRIP[s[0]])
+        s++, n--;
+    while (n && STRIP[s[n - 1]])
+        n--;
+    if (n > MAX_LINE_LENGTH)
+        return by_reference(st, out, text, index);
+
+    const char *scheme = "";
+    size_t start = 0;
+    if (n >= 8 && lower_equals(s, "https://", 8))
+        scheme = "https", start = 8;
+    else if (n >= 7 && lower_equals(s, "http://", 7))
+        scheme = "http", start = 7;
+    const unsigned char *slash = memchr(s + start, '/', n - start);
+    size_t host_end = slash ? (size_t)(slash - s) : n;
+    const unsigned char *tail = s + host_end;
+    size_t tail_n = n - host_end;
+    for (size_t i = 0; i < tail_n; i++) {
+        unsigned char c = tail[i];
+        if (c <= ' ' || c >= 0x7f || c == '\\')
+            return by_reference(st, out, text, index);
+    }
+
+    PyObject *info = host_of(st, s + start, host_end - start);
+    if (info == NULL)
+        return PyErr_Occurred() ? -1 : by_reference(st, out, text, index);
+    int rc = -1;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) {
+        PyErr_SetString(PyExc_TypeError, "host_info() must return a 3-tuple");
+        goto done;
+    }
+    Py_ssize_t host_n, bare_n;
+    const char *host = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(info, 0), &host_n);
+    const char *bare = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(info, 1), &bare_n);
+    PyObject *domain = PyTuple_GET_ITEM(info, 2);
+    if (host == NULL || bare == NULL)
+        goto done;
+    if (host_n == 0) { /* a bad host: the reference says why */
+        rc = by_reference(st, out, text, index);
+        goto done;
+    }
+
+    const unsigned char *hash = memchr(tail, '#', tail_n);
+    if (hash != NULL) {
+        tail_n = (size_t)(hash - tail);
+        while (tail_n && STRIP[tail[tail_n - 1]])
+            tail_n--;
+    }
+    if (!*scheme && (tail_n == 0 || (tail_n == 1 && tail[0] == '/'))) {
+        rc = accept(st, out, bare, bare_n, domain); /* a domain target */
+        goto done;
+    }
+    if (!*scheme)
+        scheme = "https";
+    size_t scheme_n = strlen(scheme);
+    size_t length = scheme_n + 3 + (size_t)host_n + (tail_n ? tail_n : 1);
+    if (length > MAX_TARGET_LENGTH) { /* too long: the reference raises */
+        rc = by_reference(st, out, text, index);
+        goto done;
+    }
+    char *w = scratch;
+    memcpy(w, scheme, scheme_n), w += scheme_n;
+    memcpy(w, "://", 3), w += 3;
+    memcpy(w, host, (size_t)host_n), w += host_n;
+    if (tail_n)
+        memcpy(w, tail, tail_n), w += tail_n;
+    else
+        *w++ = '/';
+    rc = accept(st, out, scratch, (Py_ssize_t)(w - scratch), domain);
+done:
+    Py_DECREF(info);
+    return rc;
+}
+
+static PyObject *bytes_of(const Buf *b)
+{
+    return PyBytes_FromStringAndSize(b->len ? b->data : "", (Py_ssize_t)b->len);
+}
+
+static PyObject *normalise(PyObject *self, PyObject *args)
+{
+    PyObject *texts;
+    State st;
+    if (!PyArg_ParseTuple(args, "O!(O!OOOO!O):normalise", &PyList_Type, &texts, &PyDict_Type,
+                          &st.host_cache, &st.host_info, &st.normalise, &st.invalid,
+                          &PyDict_Type, &st.domain_ids, &st.key_of))
+        return NULL;
+    Out out = {0};
+    PyObject *result = NULL;
+    char *scratch = malloc(MAX_TARGET_LENGTH);
+    out.rejects = PyList_New(0);
+    if (scratch == NULL || out.rejects == NULL || buf_append_int32(&out.offsets, 0) != OK) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        Py_INCREF(text); /* the list could change under a callback */
+        int rc = one_line(&st, &out, text, i, scratch);
+        Py_DECREF(text);
+        if (rc < 0)
+            goto done;
+        if (PyList_GET_SIZE(texts) <= i) {
+            PyErr_SetString(PyExc_RuntimeError, "the list of lines changed during normalise()");
+            goto done;
+        }
+    }
+    result = Py_BuildValue("(NNNNO)", bytes_of(&out.offsets), bytes_of(&out.data),
+                           bytes_of(&out.keys), bytes_of(&out.ids), out.rejects);
+done:
+    free(scratch);
+    free(out.offsets.data), free(out.data.data), free(out.keys.data), free(out.ids.data);
+    Py_XDECREF(out.rejects);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"normalise", normalise, METH_VARARGS,
+     "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
+     "Normalise a list of lines as normalise_with_domain does, keyed and with domain ids (see\n"
+     "auditor/plan/lines.py)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_fastpath",
+    "Target lines normalised in batches (see auditor/plan/lines.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__fastpath(void)
+{
+    for (const char *c = " \t\n\r\f\v\x1c\x1d\x1e\x1f\"'`<>,;"; *c; c++)
+        STRIP[(unsigned char)*c] = 1;
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,188 @@
+"""Batches of lines normalised for the planner: the compiled fast path against the reference.
+
+The reference is :func:`normalise_with_domain`, one line at a time; :class:`BatchNormaliser` must
+give exactly its targets, rejects (reason and message) and domains, with the planner's keys and
+domain ids, whichever way it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_normalise import CORPUS, any_text
+
+from auditor.plan import dedup
+from auditor.plan.lines import BatchNormaliser
+from auditor.targets.normalise import MAX_TARGET_LENGTH, InvalidTarget, clear_caches, normalise_with_domain
+
+try:
+    from auditor.targets import _fastpath
+except ImportError:  # built without a C compiler: only the Python loop can be checked
+    _fastpath = None  # type: ignore[assignment]
+
+needs_compiled = pytest.mark.skipif(_fastpath is None, reason="the C fast path was not built")
+WAYS = [pytest.param(True, marks=needs_compiled, id="compiled"), pytest.param(False, id="python")]
+
+
+def _reference(texts: list[str], domain_ids: dict[str, int]) -> tuple[list[str], list[int], list[tuple[int, str, str]]]:
+    """(targets, domain ids, rejects as (position, reason, message)), one line at a time."""
+    targets, ids, rejects = [], [], []
+    for position, text in enumerate(texts):
+        try:
+            target, domain = normalise_with_domain(text)
+        except InvalidTarget as exc:
+            rejects.append((position, exc.reason, exc.message))
+            continue
+        targets.append(target)
+        ids.append(domain_ids.setdefault(domain, len(domain_ids)))
+    return targets, ids, rejects
+
+
+def _check(batches: list[list[str]], compiled: bool) -> None:
+    """Every batch through one normaliser agrees with the reference, domain ids carried across."""
+    normaliser = BatchNormaliser(compiled=compiled)
+    expected_ids: dict[str, int] = {}
+    for texts in batches:
+        batch = normaliser(list(texts))
+        targets, ids, rejects = _reference(texts, expected_ids)
+        assert batch.targets.type == pa.string()
+        assert batch.targets.to_pylist() == targets
+        assert batch.domain_ids.tolist() == ids
+        assert batch.keys.tolist() == dedup.target_keys(targets).tolist()
+        assert [(i, exc.reason, exc.message) for i, exc in batch.rejects] == rejects
+        assert all(isinstance(exc, InvalidTarget) for _, exc in batch.rejects)
+    assert normaliser.domain_ids == expected_ids
+
+
+# Printable ASCII lines, where the fast path does its own work, with every kind of debris and
+# every character it must hand back (space, tab, backslash, DEL, controls, '#', quotes).
+_ASCII_DEBRIS = st.sampled_from(["", "", " ", "\t", '"', "'", "`", ",", ";", "<", ">", "\x1c", "\v", " ,", "\r"])
+_ascii_hosts = st.lists(
+    st.sampled_from(["www", "WWW", "example", "Example", "co", "uk", "com", "de", "github", "io", "a-b",
+                     "-a", "b-", "x_y", "", "1", "2", "xn--bcher-kva", "kawasaki", "jp", "con", "a" * 64]),
+    min_size=1, max_size=4,
+).map(".".join) | st.sampled_from(["example.com", "EXAMPLE.COM.", "www.example.co.uk", "1.2.3.4", "co.uk",
+                                   "localhost", "a.b.c.d.e.github.io", "example.com:443", "u:p@example.com"])
+ascii_lines = st.builds(
+    lambda before, scheme, host, path, fragment, after: f"{before}{scheme}{host}{path}{fragment}{after}",
+    _ASCII_DEBRIS,
+    st.sampled_from(["", "", "https://", "http://", "HTTPS://", "hTtP://", "//", "ftp://", "http:/", "https:"]),
+    _ascii_hosts,
+    st.text(alphabet="/abcAB09-._~%?=&:@!$'()*+,;\"<>` \\\t\x7f\x01", max_size=20).map(
+        lambda path: "/" + path if path else ""
+    ),
+    st.sampled_from(["", "#", "#top", "#a b", "#x;", "#\\"]),
+    _ASCII_DEBRIS,
+)
+# Lines the fast path accepts or nearly does: good ASCII hosts, paths full of debris characters.
+_good_ascii_hosts = st.builds(
+    lambda www, name, suffix, dot, upper: (www + name + suffix + dot).upper() if upper else www + name + suffix + dot,
+    st.sampled_from(["", "", "www.", "WWW.", "www.www.", "blog."]),
+    st.from_regex(r"[a-z0-9](?:[a-z0-9_-]{0,6}[a-z0-9])?", fullmatch=True),
+    st.sampled_from([".com", ".co.uk", ".de", ".github.io", ".kawasaki.jp", ".ck", ""]),
+    st.sampled_from(["", "", "."]),
+    st.booleans(),
+)
+fast_lines = st.builds(
+    lambda before, scheme, host, path, fragment, after: f"{before}{scheme}{host}{path}{fragment}{after}",
+    _ASCII_DEBRIS,
+    st.sampled_from(["", "https://", "http://", "HTTP://", "Https://", "//"]),
+    _good_ascii_hosts,
+    st.sampled_from(["", "/"]) | st.text(alphabet="/ab?=&%,;\"'`<> ", max_size=8).map(lambda path: "/" + path),
+    st.sampled_from(["", "", "#", "#top", "#a b", "#\\"]),
+    _ASCII_DEBRIS,
+)
+# Near the length limit: "https://example.com" + a path of n characters.
+long_lines = st.integers(MAX_TARGET_LENGTH - 30, MAX_TARGET_LENGTH + 5).map(
+    lambda n: "https://example.com/" + "p" * (n - len("https://example.com/"))
+) | st.integers(4 * MAX_TARGET_LENGTH - 3, 4 * MAX_TARGET_LENGTH + 3).map(lambda n: "example.com/" + "q" * n)
+lines = fast_lines | ascii_lines | any_text | long_lines
+
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+@PROPERTY_SETTINGS
+@given(st.lists(st.lists(lines, max_size=30), min_size=1, max_size=3), st.booleans())
+def test_batches_agree_with_the_reference(compiled: bool, batches: list[list[str]], cold: bool) -> None:
+    if cold:
+        clear_caches()
+    _check(batches, compiled)
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+def test_the_corpus_agrees_with_the_reference(compiled: bool) -> None:
+    texts = [text for text, _ in CORPUS]
+    clear_caches()
+    _check([texts, texts[::-1]], compiled)  # the second time, every host is cached
+
+
+EDGES = [
+    "https://example.com/a,#x", "https://example.com/a ;#x", "example.com/#x", "example.com/ #x", "example.com/,",
+    "http://", "https://", "HTTP://EXAMPLE.COM", "hTTps://Example.COM/A?B=C", "//example.com/a", "//example.com",
+    "example.com/", "example.com//", "https://example.com#frag", "https://example.com?q", "example.com:443/a",
+    "https://example.com:443/a", "https://example.com./a", "www.www.example.com", "www.com", "https://www.com",
+    "https://example.com/a b", "https://example.com/a\\b", "https://example.com/\x7f", "https://example.com/\x01",
+    "<https://example.com/a>", "'example.com',", "\x1cexample.com\x1f", "https://example.com/ä", "ex ample.com",
+    "https://a.b.github.io/x", "github.io", "co.uk/x", "https://co.uk/", "1.2.3.4/x", "example.con/x", "",
+]
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+def test_edge_cases_agree_with_the_reference(compiled: bool) -> None:
+    clear_caches()
+    _check([EDGES, EDGES], compiled)
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+def test_targets_at_and_over_the_length_limit(compiled: bool) -> None:
+    head = "https://example.com/"
+    at_limit = head + "p" * (MAX_TARGET_LENGTH - len(head))
+    batch = BatchNormaliser(compiled=compiled)([at_limit, at_limit + "p", "example.com/" + "x" * MAX_TARGET_LENGTH])
+    assert batch.targets.to_pylist() == [at_limit]
+    assert [(i, exc.reason) for i, exc in batch.rejects] == [(1, "too_long"), (2, "too_long")]
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+def test_an_empty_batch(compiled: bool) -> None:
+    batch = BatchNormaliser(compiled=compiled)([])
+    assert len(batch.targets) == batch.keys.size == batch.domain_ids.size == 0 and batch.rejects == []
+
+
+@needs_compiled
+def test_a_cache_full_of_bad_answers_is_not_trusted_blindly() -> None:
+    """The C path takes a cached host's check as it stands: a host cached as bad goes to the
+    reference, which gives the reason."""
+    clear_caches()
+    importlib.import_module("auditor.targets.normalise")._host_cache["example.com"] = ("", "empty_host", "made up")
+    try:
+        batch = BatchNormaliser(compiled=True)(["https://example.com/a"])
+        assert [(exc.reason, exc.message) for _, exc in batch.rejects] == [("empty_host", "made up")]
+    finally:
+        clear_caches()
+
+
+@needs_compiled
+def test_the_c_function_passes_on_errors_other_than_invalid_target() -> None:
+    def broken(text: str) -> tuple[str, str]:
+        raise KeyError(text)
+
+    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes)
+    with pytest.raises(KeyError):
+        _fastpath.normalise(["bücher.de"], state)  # not ASCII: the reference is called
+    with pytest.raises(TypeError, match="must be str"):
+        _fastpath.normalise([b"example.com"], state)
+    with pytest.raises(TypeError, match="3-tuple"):
+        _fastpath.normalise(["example.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes))
+
+
+def test_compiled_without_the_extension_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.plan.lines as lines_module
+
+    monkeypatch.setattr(lines_module, "_fastpath", None)
+    with pytest.raises(RuntimeError, match="not built"):
+        BatchNormaliser(compiled=True)
