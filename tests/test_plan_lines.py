@@ -7,8 +7,6 @@ domain ids, whichever way it runs.
 
 from __future__ import annotations
 
-import importlib
-
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +15,9 @@ from test_normalise import CORPUS, any_text
 
 from auditor.plan import dedup
 from auditor.plan.lines import BatchNormaliser
+from auditor.targets.domains import suffix_rules
 from auditor.targets.normalise import MAX_TARGET_LENGTH, InvalidTarget, clear_caches, normalise_with_domain
+from auditor.targets.normalise import _check_host, _host_cache
 
 try:
     from auditor.targets import _fastpath
@@ -55,6 +55,8 @@ def _check(batches: list[list[str]], compiled: bool) -> None:
         assert batch.keys.tolist() == dedup.target_keys(targets).tolist()
         assert [(i, exc.reason, exc.message) for i, exc in batch.rejects] == rejects
         assert all(isinstance(exc, InvalidTarget) for _, exc in batch.rejects)
+        # What the C path put in the host cache is what the Python check would have.
+        assert all(_check_host(raw) == info for raw, info in _host_cache.items())
     assert normaliser.domain_ids == expected_ids
 
 
@@ -158,7 +160,7 @@ def test_a_cache_full_of_bad_answers_is_not_trusted_blindly() -> None:
     """The C path takes a cached host's check as it stands: a host cached as bad goes to the
     reference, which gives the reason."""
     clear_caches()
-    importlib.import_module("auditor.targets.normalise")._host_cache["example.com"] = ("", "empty_host", "made up")
+    _host_cache["example.com"] = ("", "empty_host", "made up")
     try:
         batch = BatchNormaliser(compiled=True)(["https://example.com/a"])
         assert [(exc.reason, exc.message) for _, exc in batch.rejects] == [("empty_host", "made up")]
@@ -171,13 +173,22 @@ def test_the_c_function_passes_on_errors_other_than_invalid_target() -> None:
     def broken(text: str) -> tuple[str, str]:
         raise KeyError(text)
 
-    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes)
+    table = suffix_rules().table
+    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10)
     with pytest.raises(KeyError):
         _fastpath.normalise(["bücher.de"], state)  # not ASCII: the reference is called
     with pytest.raises(TypeError, match="must be str"):
         _fastpath.normalise([b"example.com"], state)
     with pytest.raises(TypeError, match="3-tuple"):
-        _fastpath.normalise(["example.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes))
+        _fastpath.normalise(["ex%ample.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10))
+
+
+@needs_compiled
+def test_the_c_path_empties_a_full_host_cache() -> None:
+    cache: dict[str, tuple[str, str, str]] = {}
+    state = (cache, _check_host, normalise_with_domain, InvalidTarget, {}, dedup.key_of_bytes, suffix_rules().table, 3)
+    _fastpath.normalise([f"https://site{i}.com/" for i in range(10)], state)
+    assert 0 < len(cache) <= 3 and "site9.com" in cache
 
 
 def test_compiled_without_the_extension_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

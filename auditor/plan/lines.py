@@ -25,9 +25,10 @@ import pyarrow as pa
 
 from auditor.plan import dedup
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
-# The host check's cache and filler: the C fast path reads the one and calls the other, exactly as
-# normalise_with_domain does.
-from auditor.targets.normalise import _host_cache, _host_info
+# The host check's cache, its size and filler: the C fast path reads and fills the one and calls
+# the other, as normalise_with_domain does.
+from auditor.targets.domains import suffix_rules
+from auditor.targets.normalise import _HOST_CACHE_SIZE, _host_cache, _host_info
 
 try:
     from auditor.targets import _fastpath
@@ -68,7 +69,7 @@ class BatchNormaliser:
 
     def _in_c(self, texts: list[str]) -> NormalisedBatch:
         state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
-                 dedup.key_of_bytes)
+                 dedup.key_of_bytes, suffix_rules().table, _HOST_CACHE_SIZE)
         offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
         n = len(texts) - len(rejects)
         targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])

@@ -4,14 +4,16 @@
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  *
  * `texts` is a list of str (lines as read); `state` the tuple (host_cache, host_info, normalise,
- * invalid, domain_ids, key_of) that auditor/plan/lines.py builds:
+ * invalid, domain_ids, key_of, suffixes, cache_size) that auditor/plan/lines.py builds:
  *
- *   host_cache   dict raw host -> (host, bare host, registrable domain), read here
+ *   host_cache   dict raw host -> (host, bare host, registrable domain), read and filled here
  *   host_info    callable raw host -> that tuple, or ("", reason, message); fills host_cache
  *   normalise    normalise_with_domain(text) -> (target, registrable domain): the reference
  *   invalid      the InvalidTarget class
  *   domain_ids   dict registrable domain -> int id, in order of first appearance; grown here
  *   key_of       xxh3_64_intdigest, the planner's 64-bit key of a target's UTF-8 bytes
+ *   suffixes     SuffixRules.table (auditor/targets/domains.py)
+ *   cache_size   how many hosts host_cache holds before it is emptied
  *
  * The result: the accepted targets as an Arrow string array's buffers (offsets: int32, data), their
  * keys (uint64) and domain ids (int32) as bytes, and the rejected lines as a list of
@@ -22,7 +24,9 @@
  * up, check the path, cut a fragment, build the target. Every line it is not sure of -- not ASCII,
  * over-long, a host the cache does not vouch for, a path with anything but printable characters, a
  * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or InvalidTarget) is
- * taken as it is. So the fast path can only be faster, never different; tests/test_plan_lines.py
+ * taken as it is. A host not in the cache is checked here too when it is plain (normalise.py's
+ * _check_host for ASCII letters, digits, '_', '-' and dots, not ending in a digit, and passing);
+ * any other goes to `host_info`. So the fast path can only be faster, never different; tests/test_plan_lines.py
  * compares the two on generated lines.
  */
 #include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers */
@@ -32,7 +36,8 @@ enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 static unsigned char STRIP[128]; /* the ASCII part of normalise.py's _STRIP */
 
 typedef struct {
-    PyObject *host_cache, *host_info, *normalise, *invalid, *domain_ids, *key_of;
+    PyObject *host_cache, *host_info, *normalise, *invalid, *domain_ids, *key_of, *suffixes;
+    Py_ssize_t cache_size;
 } State;
 
 typedef struct {
@@ -127,17 +132,127 @@ static int by_reference(const State *st, Out *out, PyObject *text, Py_ssize_t in
     return rc;
 }
 
+static PyObject *ascii_str(const char *s, size_t n)
+{
+    return PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, s, (Py_ssize_t)n);
+}
+
+/* suffixes.get(s[:n]): a new reference, or NULL (with an error set only if there was one). */
+static PyObject *suffix_entry(const State *st, const char *s, size_t n)
+{
+    PyObject *key = ascii_str(s, n);
+    if (key == NULL)
+        return NULL;
+    PyObject *entry = PyDict_GetItemWithError(st->suffixes, key);
+    Py_DECREF(key);
+    Py_XINCREF(entry);
+    return entry;
+}
+
+static long entry_field(PyObject *entry, Py_ssize_t i)
+{
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4)
+        return -1;
+    return PyLong_AsLong(PyTuple_GET_ITEM(entry, i));
+}
+
+/* normalise.py's _check_host for a plain host (see the top): the new (host, bare, registrable)
+ * tuple, or NULL -- with no error set when the host is not plain, and Python should check it. */
+static PyObject *plain_host(const State *st, PyObject *key, const unsigned char *raw, size_t n)
+{
+    char host[256];
+    if (n == 0 || n > 254)
+        return NULL;
+    int changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = raw[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A', changed = 1;
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+            return NULL;
+        host[i] = (char)c;
+    }
+    if (host[n - 1] == '.')
+        n--, changed = 1;
+    if (n == 0 || n > 253 || host[0] == '.' || host[0] == '-' || host[n - 1] == '.' || host[n - 1] == '-'
+        || (host[n - 1] >= '0' && host[n - 1] <= '9'))
+        return NULL;
+    /* dots[k]: where the dot before the last k + 1 labels is; -1 past the first label. */
+    Py_ssize_t dots[128];
+    int n_dots = 0;
+    size_t label = 0;
+    for (size_t i = n; i-- > 0;) {
+        if (host[i] == '.') {
+            if (host[i + 1] == '.' || host[i + 1] == '-' || host[i - 1] == '-')
+                return NULL;
+            dots[n_dots++] = (Py_ssize_t)i, label = 0;
+        } else if (++label > 63) {
+            return NULL;
+        }
+    }
+    if (n_dots == 0)
+        return NULL; /* a single label */
+    dots[n_dots] = -1;
+    /* SuffixRules.split: walk the suffixes from the top-level label down while the table has
+     * them; the longest suffix with a rule decides. */
+    long icann = 0, public = 0;
+    for (int k = 0; k <= n_dots; k++) {
+        size_t from = (size_t)(dots[k] + 1);
+        PyObject *entry = suffix_entry(st, host + from, n - from);
+        if (entry == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            break;
+        }
+        int entire = dots[k] < 0;
+        long p = entry_field(entry, entire ? 0 : 1), i = entry_field(entry, entire ? 2 : 3);
+        Py_DECREF(entry);
+        if (p < 0 || i < 0)
+            return NULL; /* not a table of SuffixRules; Python will say */
+        public = p ? p : public;
+        icann = i ? i : icann;
+        if (entire)
+            break;
+    }
+    if (public == 0)
+        public = 1;
+    size_t start = public <= n_dots ? (size_t)(dots[public] + 1) : 0;
+    if (icann == 0 || (start == 0 && n_dots + 1 == icann))
+        return NULL; /* an unknown top-level domain, or a public suffix: errors, Python says */
+    size_t bare = 0;
+    while (n - bare >= 4 + (n - start) && memcmp(host + bare, "www.", 4) == 0)
+        bare += 4;
+
+    PyObject *host_str = changed ? ascii_str(host, n) : Py_NewRef(key);
+    PyObject *bare_str = bare ? ascii_str(host + bare, n - bare) : Py_XNewRef(host_str);
+    PyObject *domain = start ? ascii_str(host + start, n - start) : Py_XNewRef(host_str);
+    if (host_str == NULL || bare_str == NULL || domain == NULL) {
+        Py_XDECREF(host_str), Py_XDECREF(bare_str), Py_XDECREF(domain);
+        return NULL;
+    }
+    return PyTuple_Pack(3, host_str, bare_str, domain);
+}
+
 /* The host check's (host, bare, registrable) for `raw`, or NULL with no error when it failed. */
 static PyObject *host_of(const State *st, const unsigned char *raw, size_t n)
 {
-    PyObject *key = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, raw, (Py_ssize_t)n);
+    PyObject *key = ascii_str((const char *)raw, n);
     if (key == NULL)
         return NULL;
     PyObject *info = PyDict_GetItemWithError(st->host_cache, key);
-    if (info != NULL)
+    if (info != NULL) {
         Py_INCREF(info);
-    else if (!PyErr_Occurred())
-        info = PyObject_CallOneArg(st->host_info, key);
+    } else if (!PyErr_Occurred()) {
+        info = plain_host(st, key, raw, n);
+        if (info != NULL) {
+            if (PyDict_GET_SIZE(st->host_cache) >= st->cache_size)
+                PyDict_Clear(st->host_cache);
+            if (PyDict_SetItem(st->host_cache, key, info) < 0)
+                Py_CLEAR(info);
+        } else if (!PyErr_Occurred()) {
+            info = PyObject_CallOneArg(st->host_info, key);
+        }
+    }
     Py_DECREF(key);
     return info;
 }
@@ -236,9 +351,9 @@ static PyObject *normalise(PyObject *self, PyObject *args)
 {
     PyObject *texts;
     State st;
-    if (!PyArg_ParseTuple(args, "O!(O!OOOO!O):normalise", &PyList_Type, &texts, &PyDict_Type,
-                          &st.host_cache, &st.host_info, &st.normalise, &st.invalid,
-                          &PyDict_Type, &st.domain_ids, &st.key_of))
+    if (!PyArg_ParseTuple(args, "O!(O!OOOO!OO!n):normalise", &PyList_Type, &texts, &PyDict_Type,
+                          &st.host_cache, &st.host_info, &st.normalise, &st.invalid, &PyDict_Type,
+                          &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes, &st.cache_size))
         return NULL;
     Out out = {0};
     PyObject *result = NULL;

@@ -23,7 +23,14 @@ _ICANN_END = "// ===END ICANN DOMAINS==="
 
 
 class SuffixRules:
-    """The rules of a Public Suffix List file, ready for :meth:`lengths`."""
+    """The rules of a Public Suffix List file, ready for :meth:`split`.
+
+    ``table`` maps every label-suffix of every rule (``"jp"``, ``"kawasaki.jp"``, ...) to the
+    public-suffix lengths the rules give a name ending in it: ``(whole list, name is the suffix;
+    whole list, name is longer; ICANN section, name is the suffix; ICANN section, name is longer)``,
+    0 for no rule. :meth:`split` reads it, and so does the planner's compiled fast path
+    (``auditor/targets/_fastpath.c``).
+    """
 
     def __init__(self, path: str = PSLFILE) -> None:
         all_rules: set[str] = set()
@@ -48,7 +55,7 @@ class SuffixRules:
         for rule in all_rules:
             labels = rule.lstrip("!").split(".")
             nodes.update(".".join(labels[start:]) for start in range(len(labels)) if labels[start] != "*")
-        self._table: dict[str, tuple[int, int, int, int]] = {
+        self.table: dict[str, tuple[int, int, int, int]] = {
             node: (
                 _match(node, True, all_rules),
                 _match(node, False, all_rules),
@@ -67,7 +74,7 @@ class SuffixRules:
         one more label: ``host[start:]``, which is all of ``host`` when it has no label to spare.
         The longest suffix with a rule decides, as in the package.
         """
-        table = self._table
+        table = self.table
         # The common case first: a listed top-level domain with nothing listed under it that
         # this host ends in ("www.example.com": "com" is a rule, "example.com" is not a node).
         last = host.rfind(".")
