@@ -85,7 +85,7 @@ class BatchNormaliser:
             try:
                 target, domain = normalise_with_domain(text)
             except InvalidTarget as exc:
-                rejects.append((position, exc))
+                rejects.append((position, exc.with_traceback(None)))  # no frames (and cycles) kept
                 continue
             targets.append(target)
             ids.append(domain_id.setdefault(domain, len(domain_id)))

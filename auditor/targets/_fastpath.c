@@ -114,6 +114,7 @@ static int by_reference(const State *st, Out *out, PyObject *text, Py_ssize_t in
         PyErr_NormalizeException(&type, &exc, &traceback);
         Py_XDECREF(type);
         Py_XDECREF(traceback);
+        PyException_SetTraceback(exc, Py_None); /* its frames are not worth keeping */
         PyObject *reject = Py_BuildValue("(nN)", index, exc);
         int rc = reject == NULL ? -1 : PyList_Append(out->rejects, reject);
         Py_XDECREF(reject);
@@ -230,7 +231,9 @@ static PyObject *plain_host(const State *st, PyObject *key, const unsigned char 
         Py_XDECREF(host_str), Py_XDECREF(bare_str), Py_XDECREF(domain);
         return NULL;
     }
-    return PyTuple_Pack(3, host_str, bare_str, domain);
+    PyObject *info = PyTuple_Pack(3, host_str, bare_str, domain);
+    Py_DECREF(host_str), Py_DECREF(bare_str), Py_DECREF(domain);
+    return info;
 }
 
 /* The host check's (host, bare, registrable) for `raw`, or NULL with no error when it failed. */
