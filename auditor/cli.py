@@ -219,9 +219,12 @@ def _tune_threads() -> None:
 def _execute(job: Any, args: argparse.Namespace) -> int:
     # The free credentials check leaves first, on its own thread, while the rest of the run
     # imports, opens its output and plans; the balance is compared with the plan's estimate
-    # before the first paid request (auditor.jobs.preflight).
+    # before the first paid request (auditor.jobs.preflight). The run's imports wait until it
+    # has left: both would hold the GIL, and the request would leave later for nothing.
     from auditor.jobs.preflight import EarlyAccountCheck
     early = EarlyAccountCheck.start(job)
+    if early is not None:
+        early.wait_until_sent(timeout_s=0.5)
     _tune_threads()
     _tune_malloc()
     from auditor.jobs.execute import run_job

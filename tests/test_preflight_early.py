@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import pytest
 
 from auditor.fetch.limiters import RateLimiter
 from auditor.fetch.oneshot import BlockingTransport
@@ -59,3 +60,31 @@ def test_rate_limiter_counts_sends_recorded_from_elsewhere() -> None:
     limiter = RateLimiter(2, window_s=60, margin_s=0, clock=lambda: now[0])
     limiter.record_sent([99.0, 99.5])
     assert limiter._delay(now[0]) > 58  # the window is full until 99.0 + 60
+
+
+def test_the_run_waits_for_the_early_check_to_leave_but_not_for_its_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wait_until_sent`` returns once the request is on its way, although no answer ever comes
+    (the check's own thread then waits for it while the run goes on)."""
+    import socket
+    import time
+
+    from auditor.jobs.config import parse_job
+    from auditor.jobs.preflight import EarlyAccountCheck
+
+    for name, value in demo_env().items():
+        monkeypatch.setenv(name, value)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never answers
+        server.settimeout(10)
+        port = server.getsockname()[1]
+        job = parse_job({"name": "early", "api": {"base_url": f"http://127.0.0.1:{port}/", "timeout_seconds": 30},
+                         "run": {"out": str(tmp_path / "out")}, "bulk_pages_summary": {"values": ["a.com"]}}, "test")
+        started = time.monotonic()
+        check = EarlyAccountCheck.start(job)
+        assert check is not None
+        check.wait_until_sent(timeout_s=20)
+        assert time.monotonic() - started < 10
+        assert len(check._sent) == 1  # returned because the attempt left, not at the timeout
+        connection, _ = server.accept()
+        with connection:
+            assert connection.recv(4096).startswith(b"GET /v3/appendix/user_data ")
