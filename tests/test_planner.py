@@ -415,3 +415,29 @@ def test_a_window_leaves_no_file_open() -> None:
     del windows
     gc.collect()
     assert open_files() == before
+
+
+@pytest.mark.parametrize("window", [1_000_000, 1_000, 777])
+def test_planning_batches_is_planning_their_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   window: int) -> None:
+    """Files planned a batch at a time (``plan_files``, runs) give exactly the plan of the same
+    lines one by one, when windows cut batches in two and when lines come from several sources."""
+    from auditor.plan import plan_batches
+    from auditor.targets import iter_batches, iter_lines, read, target_batches
+
+    lines = _messy_list(2_500, seed=29)
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("\n".join(line.text for line in lines[:1_500]) + "\n\n# the end\n")
+    second.write_text("\n".join(line.text for line in lines[1_500:]))
+    paths = [str(first), str(second)]
+    monkeypatch.setattr(read, "_BLOCK_SIZE", 2048)  # batches of ~60 lines
+    assert len(list(iter_batches(paths))) > 20
+
+    def plan(windows):  # type: ignore[no-untyped-def]
+        return [(w.stats, w.rejects, [(c.chunk_id, c.targets, c.n_domains) for c in w.chunks]) for w in windows]
+
+    by_line = plan(build_plan(iter_lines(paths), window=window))
+    assert plan(plan_batches(iter_batches(paths), window=window)) == by_line
+    assert plan(plan_files(paths, window=window)) == by_line
+    literal = plan(plan_batches(target_batches(paths, ["example.com", "bad value"]), window=window))
+    assert literal[0][1][0] == ("<command line>", 2, "bad value", "whitespace", literal[0][1][0].message)

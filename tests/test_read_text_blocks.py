@@ -80,7 +80,9 @@ def _old(data: bytes, source: str = "list.txt") -> list[SourceLine]:
 
 def _new(data: bytes, block_size: int) -> list[SourceLine]:
     with mock.patch.object(read, "_BLOCK_SIZE", block_size):
-        lines = list(read._iter_text("list.txt", _stream(data)))
+        batches = list(read._iter_text("list.txt", _stream(data)))
+    assert all(batch.texts for batch in batches)  # no empty batches
+    lines = [line for batch in batches for line in batch.source_lines()]
     assert all(type(line) is SourceLine for line in lines)
     return lines
 
@@ -225,5 +227,5 @@ class _SlowPipe(io.RawIOBase):
 
 
 def test_lines_from_a_pipe_are_not_held_back_until_a_block_fills() -> None:
-    lines = read._iter_text("-", io.BufferedReader(_SlowPipe()))
-    assert next(lines) == SourceLine("-", 1, "example.com")
+    batches = read._iter_text("-", io.BufferedReader(_SlowPipe()))
+    assert list(next(batches).source_lines()) == [SourceLine("-", 1, "example.com")]

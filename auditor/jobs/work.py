@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from auditor.fetch.crawls import CrawlLinksExecutor, CrawlWaiter, links_task
 from auditor.fetch.per_target import PerTargetExecutor
 from auditor.fetch.runner import Executor, WorkUnit
 from auditor.jobs.config import BulkPagesSummary, DomainPagesSummary, History, Job, OnPageLinks, TargetSource
-from auditor.plan.builder import Chunk, PlanWindow, Reject, WindowStats, build_plan
+from auditor.plan.builder import Chunk, PlanWindow, Reject, WindowStats, build_plan, plan_batches
 from auditor.plan.scratch import scratch_files
 from auditor.plan.summary import PlanSummary
 from auditor.protocol.endpoints import (
@@ -37,7 +38,7 @@ from auditor.protocol.endpoints import (
     Endpoint,
 )
 from auditor.targets.normalise import InvalidTarget, normalise
-from auditor.targets.read import STDIN, SourceLine, iter_lines
+from auditor.targets.read import STDIN, LineBatch, SourceLine, target_batches
 
 #: Task options passed through from each section, unchanged, when set.
 _PASS_THROUGH: dict[type, tuple[str, ...]] = {
@@ -143,11 +144,12 @@ def spool_stdin(job: Job, folder: Path) -> tuple[Job, Path | None]:
     return job.model_copy(update=updates), copy
 
 
+def _batches(source: TargetSource) -> Iterator[LineBatch]:
+    return target_batches(source.targets, source.values, source.column)
+
+
 def _lines(source: TargetSource) -> Iterator[SourceLine]:
-    for number, value in enumerate(source.values, start=1):
-        yield SourceLine("<command line>", number, value)
-    if source.targets:
-        yield from iter_lines(source.targets, source.column)
+    return chain.from_iterable(map(LineBatch.source_lines, _batches(source)))
 
 
 def _literal_plan(endpoint: str, units: list[tuple[str, str]]) -> Callable[[], Iterator[PlanWindow]]:
@@ -171,7 +173,7 @@ def build_sections(job: Job, client: ApiClient, run_id: str, *, waiter: CrawlWai
         sections.append(Section(INDEX, _literal_plan(INDEX.name, [("all", "")]), executor))
     if (bulk := job.bulk_pages_summary) is not None:
         sections.append(Section(
-            BULK_PAGES_SUMMARY, lambda: build_plan(_lines(bulk), max_targets=BULK_PAGES_SUMMARY.targets_per_task),
+            BULK_PAGES_SUMMARY, lambda: plan_batches(_batches(bulk), max_targets=BULK_PAGES_SUMMARY.targets_per_task),
             ChunkExecutor(client, BULK_PAGES_SUMMARY, task_options(bulk), run_id)))
     for endpoint, section in ((DOMAIN_PAGES_SUMMARY, job.domain_pages_summary), (HISTORY, job.history)):
         if section is None:

@@ -8,6 +8,7 @@ from auditor.plan.builder import (
     WindowStats,
     build_plan,
     chunk_id,
+    plan_batches,
     plan_files,
 )
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, Packing, lower_bound, pack, pack_ids
@@ -29,6 +30,7 @@ __all__ = [
     "lower_bound",
     "pack",
     "pack_ids",
+    "plan_batches",
     "plan_files",
     "summarise_plan",
     "worst_case_cost",

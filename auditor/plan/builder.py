@@ -38,7 +38,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from contextlib import suppress
-from itertools import chain, count, islice
+from itertools import chain, count, groupby, islice
+from operator import itemgetter
 from typing import IO, NamedTuple, overload
 
 import numpy as np
@@ -49,14 +50,14 @@ from auditor.plan.dedup import SeenKeys
 from auditor.plan.lines import BatchNormaliser
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
 from auditor.plan.scratch import scratch_files
-from auditor.targets.read import SourceLine, iter_lines
+from auditor.targets.read import LineBatch, SourceLine, iter_batches
 
 DEFAULT_WINDOW = 1_000_000
 """Input lines per planning window."""
 
 _BATCH = 1 << 14
-"""Lines are normalised (:mod:`auditor.plan.lines`), and their targets written to the window's
-file, this many at a time."""
+"""Lines given one by one are normalised (:mod:`auditor.plan.lines`), and their targets written
+to the window's file, this many at a time (lines read by batch: a batch at a time)."""
 _GROUP = 1 << 16
 """Chunks are grouped, for reading back, by which ``_GROUP`` targets of the plan they start in."""
 
@@ -244,18 +245,30 @@ def build_plan(
     max_domains: int = MAX_DOMAINS,
 ) -> Iterator[PlanWindow]:
     """Plan ``lines`` window by window (see the module docstring)."""
+    return plan_batches(_as_batches(lines), window=window, max_targets=max_targets, max_domains=max_domains)
+
+
+def plan_batches(
+    batches: Iterable[LineBatch],
+    *,
+    window: int = DEFAULT_WINDOW,
+    max_targets: int = MAX_TARGETS,
+    max_domains: int = MAX_DOMAINS,
+) -> Iterator[PlanWindow]:
+    """:func:`build_plan` over lines read a batch at a time (:func:`auditor.targets.read.iter_batches`),
+    which is cheaper: no Python object per line but its text."""
     if window < 1:
         raise ValueError(f"window must be at least 1, not {window}")
-    stream: Iterator[SourceLine] = iter(lines)
+    stream: Iterator[LineBatch] = iter(batches)
     seen = SeenKeys()
     first_chunk = 0
     for index in count():
-        collected = _collect(stream, window)
+        collected, rest = _collect(stream, window)
         with collected.targets:  # the window's file goes once it is planned
             if not collected.lines:
                 return
-            # Look one line ahead: only if another window follows must this one's keys be kept.
-            upcoming = next(stream, None) if collected.lines == window else None
+            # Look one batch ahead: only if another window follows must this one's keys be kept.
+            upcoming = rest if rest is not None else next(stream, None) if collected.lines == window else None
             more = upcoming is not None
             with scratch_files("a planning window"):
                 planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)
@@ -275,21 +288,29 @@ def plan_files(
     max_targets: int = MAX_TARGETS,
     max_domains: int = MAX_DOMAINS,
 ) -> Iterator[PlanWindow]:
-    """:func:`build_plan` over target files (see :func:`auditor.targets.read.iter_lines`)."""
-    return build_plan(
-        iter_lines(paths, column), window=window, max_targets=max_targets, max_domains=max_domains
+    """:func:`build_plan` over target files (see :func:`auditor.targets.read.iter_batches`)."""
+    return plan_batches(
+        iter_batches(paths, column), window=window, max_targets=max_targets, max_domains=max_domains
     )
 
 
-def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
-    """Read up to ``limit`` lines: normalise and reject. Repeats are dropped in :func:`_plan_window`."""
+def _as_batches(lines: Iterable[SourceLine]) -> Iterator[LineBatch]:
+    """Consecutive lines of one source, :data:`_BATCH` at a time."""
+    for source, same_source in groupby(lines, key=itemgetter(0)):
+        while group := list(islice(same_source, _BATCH)):
+            yield LineBatch(source, [line.line for line in group], [line.text for line in group])
+
+
+def _collect(stream: Iterator[LineBatch], limit: int) -> tuple[_Collected, LineBatch | None]:
+    """Read up to ``limit`` lines: normalise and reject. Repeats are dropped in :func:`_plan_window`.
+    Also returns what is left of a batch the limit cut in two."""
     with scratch_files("a planning window"):
         collected = _Collected(tempfile.TemporaryFile())
     try:
         with scratch_files("a planning window"):
             out = ipc.new_stream(pa.PythonFile(collected.targets, mode="w"), _TARGETS)
         try:
-            _read(stream, limit, collected, out)  # its writes raise ScratchError themselves
+            rest = _read(stream, limit, collected, out)  # its writes raise ScratchError themselves
         except BaseException:
             _close_quietly(out)
             raise
@@ -298,7 +319,7 @@ def _collect(stream: Iterator[SourceLine], limit: int) -> _Collected:
     except BaseException:
         _close_quietly(collected.targets)
         raise
-    return collected
+    return collected, rest
 
 
 def _close_quietly(file: IO[bytes] | ipc.RecordBatchStreamWriter) -> None:
@@ -308,22 +329,28 @@ def _close_quietly(file: IO[bytes] | ipc.RecordBatchStreamWriter) -> None:
         file.close()
 
 
-def _read(stream: Iterator[SourceLine], limit: int, collected: _Collected,
-          out: ipc.RecordBatchStreamWriter) -> None:
+def _read(stream: Iterator[LineBatch], limit: int, collected: _Collected,
+          out: ipc.RecordBatchStreamWriter) -> LineBatch | None:
     """:func:`_collect`'s loop: the keys, ids and rejects into ``collected``, the targets to ``out``,
-    :data:`_BATCH` lines at a time."""
+    a batch at a time; returns the part of a batch beyond ``limit`` lines."""
     normalise = BatchNormaliser()  # domain ids are the window's own
-    while collected.lines < limit:
-        lines = list(islice(stream, min(_BATCH, limit - collected.lines)))
-        if not lines:
-            break
-        collected.lines += len(lines)
-        batch = normalise([line.text for line in lines])
-        if len(batch.targets):
-            _write_targets(out, batch.targets)
-        collected.keys.frombytes(batch.keys.tobytes())
-        collected.domain_ids.frombytes(batch.domain_ids.tobytes())
-        collected.rejects += (Reject(*lines[i], exc.reason, exc.message) for i, exc in batch.rejects)
+    for batch in stream:
+        room = limit - collected.lines
+        rest = None
+        if len(batch.texts) > room:
+            batch, rest = (LineBatch(batch.source, batch.lines[:room], batch.texts[:room]),
+                           LineBatch(batch.source, batch.lines[room:], batch.texts[room:]))
+        collected.lines += len(batch.texts)
+        result = normalise(batch.texts)
+        if len(result.targets):
+            _write_targets(out, result.targets)
+        collected.keys.frombytes(result.keys.tobytes())
+        collected.domain_ids.frombytes(result.domain_ids.tobytes())
+        collected.rejects += (Reject(batch.source, batch.lines[i], batch.texts[i], exc.reason, exc.message)
+                              for i, exc in result.rejects)
+        if rest is not None or collected.lines == limit:
+            return rest
+    return None
 
 
 def _write_targets(out: ipc.RecordBatchStreamWriter, targets: pa.StringArray) -> None:

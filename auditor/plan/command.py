@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import Iterator, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import orjson
 
-from auditor.plan.builder import PlanWindow, build_plan
+from auditor.plan.builder import PlanWindow, plan_batches
 from auditor.plan.summary import PlanSummary
-from auditor.targets.read import SourceLine, iter_lines
-
-
-def _lines(paths: Sequence[str], values: Sequence[str], column: str) -> Iterator[SourceLine]:
-    for number, value in enumerate(values, start=1):
-        yield SourceLine("<command line>", number, value)
-    if paths:
-        yield from iter_lines(paths, column)
+from auditor.targets.read import target_batches
 
 
 def plan_command(paths: Sequence[str], *, values: Sequence[str] = (), column: str = "target",
@@ -38,7 +31,7 @@ def plan_command(paths: Sequence[str], *, values: Sequence[str] = (), column: st
         if rejects:
             rejects.writerow(["source", "line", "text", "reason", "message"])
         window: PlanWindow
-        for window in build_plan(_lines(paths, values, column)):
+        for window in plan_batches(target_batches(paths, values, column)):
             summary.add(window)
             if rejects:
                 rejects.writerows(window.rejects)

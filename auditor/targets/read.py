@@ -1,6 +1,8 @@
 """Streaming the lines of target lists: plain text, CSV, Parquet, or standard input.
 
-:func:`iter_lines` yields one :class:`SourceLine` per candidate target, never holding a whole file.
+:func:`iter_lines` yields one :class:`SourceLine` per candidate target, never holding a whole file;
+:func:`iter_batches` yields the same as :class:`LineBatch` es of consecutive lines, which is how the
+planner reads (no Python object per line beyond its text).
 It does not judge the text -- :func:`auditor.targets.normalise.normalise` does -- except for what
 the file format itself says is not a target:
 
@@ -36,7 +38,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from functools import partial
-from itertools import chain, compress, count, repeat
+from itertools import chain, compress, count, islice, repeat
 from typing import AnyStr, BinaryIO, NamedTuple
 
 import pyarrow as pa
@@ -46,6 +48,8 @@ from auditor.errors import ConfigError
 
 DEFAULT_COLUMN = "target"
 STDIN = "-"
+COMMAND_LINE = "<command line>"
+"""The source of targets given literally (``-t VALUE``, a job's ``values``)."""
 _CSV_SUFFIXES = (".csv", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_DELIMITERS = (",", ";", "\t", "|")
@@ -63,6 +67,23 @@ class SourceLine(NamedTuple):
     text: str
 
 
+class LineBatch(NamedTuple):
+    """Consecutive candidate targets of one source: ``texts[i]`` is on line ``lines[i]``."""
+
+    source: str
+    lines: list[int]
+    texts: list[str]
+
+    def source_lines(self) -> Iterator[SourceLine]:
+        """The batch as :class:`SourceLine` s."""
+        return map(_source_line, zip(repeat(self.source), self.lines, self.texts))
+
+
+# What SourceLine(source, line, text) does, without a Python-level __new__ call per line.
+_source_line = partial(tuple.__new__, SourceLine)
+_BATCH_LINES = 1 << 14  # lines per batch from CSV and Parquet files
+
+
 class TargetReadError(ConfigError):
     """A target list that cannot be read at all; the message names the file."""
 
@@ -74,6 +95,22 @@ def iter_lines(paths: Sequence[str], column: str | None = None) -> Iterator[Sour
     Every path is checked before the first line is returned, so a typo in the last of several
     files fails at once rather than after the others have been read.
     """
+    return chain.from_iterable(map(LineBatch.source_lines, iter_batches(paths, column)))
+
+
+def target_batches(paths: Sequence[str], values: Sequence[str] = (), column: str | None = None
+                   ) -> Iterator[LineBatch]:
+    """Targets given literally (``values``: source ``<command line>``, lines numbered from 1),
+    then those of ``paths`` (:func:`iter_batches`)."""
+    if values:
+        yield LineBatch(COMMAND_LINE, list(range(1, len(values) + 1)), list(values))
+    if paths:
+        yield from iter_batches(paths, column)
+
+
+def iter_batches(paths: Sequence[str], column: str | None = None) -> Iterator[LineBatch]:
+    """:func:`iter_lines` a batch at a time: a text file's batch is a block of ~1 MiB, a CSV or
+    Parquet file's 16,384 lines. Every path is checked before this returns."""
     if list(paths).count(STDIN) > 1:
         raise TargetReadError("standard input ('-') can be read only once")
     wanted = column or DEFAULT_COLUMN
@@ -86,18 +123,25 @@ def iter_lines(paths: Sequence[str], column: str | None = None) -> Iterator[Sour
     return _iter_all(list(paths), wanted)
 
 
-def _iter_all(paths: list[str], column: str) -> Iterator[SourceLine]:
+def _iter_all(paths: list[str], column: str) -> Iterator[LineBatch]:
     for path in paths:
         if path == STDIN:
             yield from _iter_text(STDIN, sys.stdin.buffer)
         elif _is_parquet(path):
-            yield from _iter_parquet(path, column)
+            yield from _batched(path, _iter_parquet(path, column))
         else:
             with _open(path) as stream:
                 if _is_csv(path):
-                    yield from _iter_csv(path, stream, column)
+                    yield from _batched(path, _iter_csv(path, stream, column))
                 else:
                     yield from _iter_text(path, stream)
+
+
+def _batched(source: str, lines: Iterator[tuple[int, str]]) -> Iterator[LineBatch]:
+    """``(line, text)`` pairs of one source in batches of :data:`_BATCH_LINES`."""
+    while pairs := list(islice(lines, _BATCH_LINES)):
+        numbers, texts = map(list, zip(*pairs))
+        yield LineBatch(source, numbers, texts)
 
 
 def _check_readable(path: str) -> None:
@@ -126,7 +170,7 @@ def _is_parquet(path: str) -> bool:
     return path != STDIN and path.lower().endswith(_PARQUET_SUFFIXES)
 
 
-def _iter_text(source: str, stream: BinaryIO) -> Iterator[SourceLine]:
+def _iter_text(source: str, stream: BinaryIO) -> Iterator[LineBatch]:
     """Lines of a text list: UTF-8, or UTF-16 if the stream starts with a UTF-16 byte-order mark."""
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -134,7 +178,7 @@ def _iter_text(source: str, stream: BinaryIO) -> Iterator[SourceLine]:
     return _text_lines(source, _utf8_blocks(stream))
 
 
-def _iter_utf16(source: str, stream: BinaryIO) -> Iterator[SourceLine]:
+def _iter_utf16(source: str, stream: BinaryIO) -> Iterator[LineBatch]:
     """Lines of a UTF-16 text list, decoded by a text wrapper with universal newlines."""
     text_stream = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline=None)
     try:
@@ -177,8 +221,9 @@ def _line_blocks(chunks: Iterator[AnyStr], newline: AnyStr) -> Iterator[AnyStr]:
     yield newline[:0].join(pending)
 
 
-def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[SourceLine]:
-    """The :class:`SourceLine` of every line of ``blocks`` (see :func:`_line_blocks`) with a target.
+def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[LineBatch]:
+    """The :class:`LineBatch` of every block of ``blocks`` (see :func:`_line_blocks`): its lines
+    with a target, numbered on from the block before.
 
     A byte-order mark at the start is dropped. A ``\\r`` followed by anything but ``\\r`` or ``\\n``
     ends a line too (old Mac files); a run of ``\\r`` before ``\\n`` or at the end of the file is
@@ -186,17 +231,9 @@ def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[SourceLine]:
     ends one line.
 
     Each block is handled by a few calls over all its lines at once, and only lines that contain a
-    ``#`` go through :func:`_comment_free` one by one. The lines of a block are an iterator that
-    :func:`itertools.chain` passes on, so taking a line resumes no generator of this function.
+    ``#`` go through :func:`_comment_free` one by one.
     """
-    return chain.from_iterable(_block_lines(source, blocks))
-
-
-def _block_lines(source: str, blocks: Iterator[str]) -> Iterator[Iterator[SourceLine]]:
-    """For each block, its :class:`SourceLine` values, numbered on from the block before."""
     number = 0  # physical lines before the current block
-    # What SourceLine(source, number, text) does, without a Python-level __new__ call per line.
-    source_line = partial(tuple.__new__, SourceLine)
     for block in blocks:
         if number == 0:
             block = block.removeprefix("\ufeff")
@@ -206,7 +243,9 @@ def _block_lines(source: str, blocks: Iterator[str]) -> Iterator[Iterator[Source
         texts = list(map(str.strip, lines))  # a trailing "\r" goes with the other white space
         if "#" in block:
             texts = [_comment_free(text) if "#" in text else text for text in texts]
-        yield map(source_line, compress(zip(repeat(source), count(number + 1), texts), texts))
+        kept = list(compress(texts, texts))
+        if kept:
+            yield LineBatch(source, list(compress(count(number + 1), texts)), kept)
         number += len(lines)
 
 
@@ -223,7 +262,7 @@ def _comment_free(text: str) -> str:
     return text
 
 
-def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[SourceLine]:
+def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[tuple[int, str]]:
     text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     last_line = 1
     try:
@@ -236,7 +275,7 @@ def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[SourceLine
             if position < len(row):
                 text = row[position].strip()
                 if text:
-                    yield SourceLine(source, first_line, text)
+                    yield first_line, text
     except csv.Error as exc:
         raise TargetReadError(f"{source}: malformed CSV near line {last_line + 1} ({exc})") from exc
     finally:
@@ -295,7 +334,7 @@ def _parquet_column(path: str, column: str) -> pq.ParquetFile:
     return parquet
 
 
-def _iter_parquet(path: str, column: str) -> Iterator[SourceLine]:
+def _iter_parquet(path: str, column: str) -> Iterator[tuple[int, str]]:
     parquet = _parquet_column(path, column)
     row = 0
     try:
@@ -305,7 +344,7 @@ def _iter_parquet(path: str, column: str) -> Iterator[SourceLine]:
                 if value:
                     text = value.strip()
                     if text:
-                        yield SourceLine(path, row, text)
+                        yield row, text
     except (pa.ArrowException, OSError) as exc:
         raise TargetReadError(f"{path}: failed after row {row} ({exc})") from exc
     finally:
