@@ -29,7 +29,7 @@
  * any other goes to `host_info`. So the fast path can only be faster, never different; tests/test_plan_lines.py
  * compares the two on generated lines.
  */
-#include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers */
+#include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers, bytes_of() */
 
 enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 
@@ -343,11 +343,6 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index,
 done:
     Py_DECREF(info);
     return rc;
-}
-
-static PyObject *bytes_of(const Buf *b)
-{
-    return PyBytes_FromStringAndSize(b->len ? b->data : "", (Py_ssize_t)b->len);
 }
 
 static PyObject *normalise(PyObject *self, PyObject *args)

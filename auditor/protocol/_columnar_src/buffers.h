@@ -86,4 +86,10 @@ static inline int bit_put(Buf *b, Py_ssize_t index, int value)
     return OK;
 }
 
+/* The buffer's bytes as a new bytes object. */
+static PyObject *bytes_of(const Buf *b)
+{
+    return PyBytes_FromStringAndSize(b->len ? b->data : "", (Py_ssize_t)b->len);
+}
+
 #endif /* AUDITOR_COLUMNAR_BUFFERS_H */

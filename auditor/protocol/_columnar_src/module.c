@@ -42,11 +42,6 @@
 
 /* --- Python ---------------------------------------------------------------------------------- */
 
-static PyObject *bytes_of(const Buf *b)
-{
-    return PyBytes_FromStringAndSize(b->len ? b->data : "", (Py_ssize_t)b->len);
-}
-
 /* The bitmap as bytes covering exactly `n` bits, or None when nothing is null. */
 static PyObject *validity_of(Buf *b, Py_ssize_t n, Py_ssize_t nulls)
 {
