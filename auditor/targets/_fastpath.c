@@ -11,7 +11,7 @@
  *   normalise    normalise_with_domain(text) -> (target, registrable domain): the reference
  *   invalid      the InvalidTarget class
  *   domain_ids   dict registrable domain -> int id, in order of first appearance; grown here
- *   key_of       xxh3_64_intdigest, the planner's 64-bit key of a target's UTF-8 bytes
+ *   key_of       auditor.plan.dedup.key_of_bytes: the planner's 64-bit key of a target's UTF-8
  *   suffixes     SuffixRules.table (auditor/targets/domains.py)
  *   cache_size   how many hosts host_cache holds before it is emptied
  *
@@ -23,11 +23,11 @@
  * for lines that are printable ASCII: strip the debris, find the scheme and the host, look the host
  * up, check the path, cut a fragment, build the target. Every line it is not sure of -- not ASCII,
  * over-long, a host the cache does not vouch for, a path with anything but printable characters, a
- * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or InvalidTarget) is
- * taken as it is. A host not in the cache is checked here too when it is plain (normalise.py's
+ * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or
+ * InvalidTarget) is taken as it is. A host not in the cache is checked here too when it is plain (normalise.py's
  * _check_host for ASCII letters, digits, '_', '-' and dots, not ending in a digit, and passing);
- * any other goes to `host_info`. So the fast path can only be faster, never different; tests/test_plan_lines.py
- * compares the two on generated lines.
+ * any other goes to `host_info`. So the fast path can only be faster, never different:
+ * tests/test_plan_lines.py compares the two on generated lines.
  */
 #include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers, bytes_of() */
 
@@ -60,9 +60,16 @@ static int lower_equals(const unsigned char *s, const char *lower, size_t n)
 /* Append one accepted target (UTF-8 `target`, `n` bytes) with its registrable domain. */
 static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, PyObject *domain)
 {
-    if (buf_append(&out->data, target, (size_t)n) != OK
-        || buf_append_int32(&out->offsets, out->data.len) != OK) {
-        PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of targets in one batch");
+    if (buf_append(&out->data, target, (size_t)n) != OK) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = buf_append_int32(&out->offsets, out->data.len);
+    if (rc != OK) {
+        if (rc == NO_MEMORY)
+            PyErr_NoMemory();
+        else
+            PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of targets in one batch");
         return -1;
     }
     PyObject *bytes = PyBytes_FromStringAndSize(target, n);

@@ -54,6 +54,9 @@ Lines that were not valid UTF-8 reach us with U+FFFD replacement characters (see
 
 Most lines take a fast path: printable-ASCII ``[http[s]://]host[/path]`` split with string methods,
 and a cached check of the host. Everything else, and every error, takes the general parser.
+The planner runs the same fast path, and the check of plain hosts, in C
+(``auditor/targets/_fastpath.c``, lines a batch at a time): a change to either here must be made
+there too, or the C must hand such lines back; tests/test_plan_lines.py compares the two.
 """
 
 from __future__ import annotations
