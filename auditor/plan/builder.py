@@ -268,7 +268,9 @@ def plan_batches(
             if not collected.lines:
                 return
             # Look one batch ahead: only if another window follows must this one's keys be kept.
-            upcoming = rest if rest is not None else next(stream, None) if collected.lines == window else None
+            upcoming = rest
+            if upcoming is None and collected.lines == window:
+                upcoming = next(stream, None)
             more = upcoming is not None
             with scratch_files("a planning window"):
                 planned = _plan_window(index, first_chunk, collected, seen, more, max_targets, max_domains)

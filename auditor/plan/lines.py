@@ -24,10 +24,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from auditor.plan import dedup
+from auditor.targets.domains import suffix_rules
 from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 # The host check's cache, its size and filler: the C fast path reads and fills the one and calls
 # the other, as normalise_with_domain does.
-from auditor.targets.domains import suffix_rules
 from auditor.targets.normalise import _HOST_CACHE_SIZE, _host_cache, _host_info
 
 try:
