@@ -441,3 +441,23 @@ def test_planning_batches_is_planning_their_lines(tmp_path: Path, monkeypatch: p
     assert plan(plan_files(paths, window=window)) == by_line
     literal = plan(plan_batches(target_batches(paths, ["example.com", "bad value"]), window=window))
     assert literal[0][1][0] == ("<command line>", 2, "bad value", "whitespace", literal[0][1][0].message)
+
+
+def test_packing_many_tiny_domains_stays_small() -> None:
+    """With half as many domains as targets, the packer's per-domain arrays weigh as much as
+    its per-target ones: it must drop each once used. Peak allocations, in units of the int32 ids
+    given: 20.4 when they were all kept to the end, 12.4 now."""
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 4, size=100_000)
+    ids = np.repeat(np.arange(sizes.size, dtype=np.int32), sizes)
+    rng.shuffle(ids)
+    tracemalloc.start()
+    try:
+        packing = pack_ids(ids)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(chunk.size for chunk in packing.chunks) == ids.size
+    assert peak < 15 * ids.nbytes

@@ -102,23 +102,31 @@ def pack_ids(
     counts = np.bincount(ids)
     present = np.flatnonzero(counts)
     order = present[np.lexsort((present, -counts[present]))]
+    del present
     sizes = counts[order]
     runs = _search(sizes, max_targets, max_domains).runs(sizes)
+    del sizes
 
     # A request holds its targets in the order "domains largest first, each in input order", so
-    # it is its runs in that order: sort the runs (a few per domain), not the targets.
+    # it is its runs in that order: sort the runs (a few per domain), not the targets. Lists of
+    # half a million domains make these per-domain arrays as big as the per-target ones: each is
+    # dropped as soon as it has been used.
     by_request = np.argsort(runs.request, kind="stable")
     request = runs.request[by_request]
     domain = order[runs.domain[by_request]]
+    del order
     length = runs.length[by_request]
     group_starts = np.cumsum(counts) - counts
+    del counts
+    run_starts = group_starts[domain] + runs.start[by_request]
+    del runs, by_request, group_starts, domain
     # The targets grouped by domain, in input order within each: a run is a slice of its group.
     # int32, half the bytes of numpy's int64 indices (a window never holds 2**31 targets); the
     # int64 result of the sort is dropped at once. These few per-target arrays, rather than the
     # half a dozen of a per-target sort key, are the packer's whole footprint.
     grouped = np.argsort(ids, kind="stable").astype(np.int32)
-    targets = grouped[_ranges(group_starts[domain] + runs.start[by_request], length)]
-    del grouped
+    targets = grouped[_ranges(run_starts, length)]
+    del grouped, run_starts
 
     first_run = np.flatnonzero(np.diff(request, prepend=-1))  # each request's first run
     ends = np.cumsum(length)[first_run[1:] - 1]  # where each request but the last ends
