@@ -38,8 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from contextlib import suppress
-from itertools import chain, count, groupby, islice
-from operator import itemgetter
+from itertools import chain, count
 from typing import IO, NamedTuple, overload
 
 import numpy as np
@@ -50,14 +49,15 @@ from auditor.plan.dedup import SeenKeys
 from auditor.plan.lines import BatchNormaliser
 from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
 from auditor.plan.scratch import scratch_files
-from auditor.targets.read import LineBatch, SourceLine, iter_batches
+from auditor.targets.read import LineBatch, SourceLine, as_batches, iter_batches
 
 DEFAULT_WINDOW = 1_000_000
 """Input lines per planning window."""
 
 _BATCH = 1 << 14
-"""Lines given one by one are normalised (:mod:`auditor.plan.lines`), and their targets written
-to the window's file, this many at a time (lines read by batch: a batch at a time)."""
+"""Lines given one by one are regrouped (:func:`auditor.targets.read.as_batches`), normalised
+(:mod:`auditor.plan.lines`) and their targets written to the window's file this many at a time;
+lines read by batch go a batch at a time."""
 _GROUP = 1 << 16
 """Chunks are grouped, for reading back, by which ``_GROUP`` targets of the plan they start in."""
 
@@ -245,7 +245,7 @@ def build_plan(
     max_domains: int = MAX_DOMAINS,
 ) -> Iterator[PlanWindow]:
     """Plan ``lines`` window by window (see the module docstring)."""
-    return plan_batches(_as_batches(lines), window=window, max_targets=max_targets, max_domains=max_domains)
+    return plan_batches(as_batches(lines, _BATCH), window=window, max_targets=max_targets, max_domains=max_domains)
 
 
 def plan_batches(
@@ -294,13 +294,6 @@ def plan_files(
     return plan_batches(
         iter_batches(paths, column), window=window, max_targets=max_targets, max_domains=max_domains
     )
-
-
-def _as_batches(lines: Iterable[SourceLine]) -> Iterator[LineBatch]:
-    """Consecutive lines of one source, :data:`_BATCH` at a time."""
-    for source, same_source in groupby(lines, key=itemgetter(0)):
-        while group := list(islice(same_source, _BATCH)):
-            yield LineBatch(source, [line.line for line in group], [line.text for line in group])
 
 
 def _collect(stream: Iterator[LineBatch], limit: int) -> tuple[_Collected, LineBatch | None]:

@@ -36,9 +36,10 @@ import io
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from itertools import chain, compress, count, islice, repeat
+from itertools import chain, compress, count, groupby, islice, repeat
+from operator import itemgetter
 from typing import AnyStr, BinaryIO, NamedTuple
 
 import pyarrow as pa
@@ -81,7 +82,7 @@ class LineBatch(NamedTuple):
 
 # What SourceLine(source, line, text) does, without a Python-level __new__ call per line.
 _source_line = partial(tuple.__new__, SourceLine)
-_BATCH_LINES = 1 << 14  # lines per batch from CSV and Parquet files
+_BATCH_LINES = 1 << 14  # lines per batch from CSV and Parquet files (as_batches)
 
 
 class TargetReadError(ConfigError):
@@ -128,20 +129,20 @@ def _iter_all(paths: list[str], column: str) -> Iterator[LineBatch]:
         if path == STDIN:
             yield from _iter_text(STDIN, sys.stdin.buffer)
         elif _is_parquet(path):
-            yield from _batched(path, _iter_parquet(path, column))
+            yield from as_batches(_iter_parquet(path, column))
         else:
             with _open(path) as stream:
                 if _is_csv(path):
-                    yield from _batched(path, _iter_csv(path, stream, column))
+                    yield from as_batches(_iter_csv(path, stream, column))
                 else:
                     yield from _iter_text(path, stream)
 
 
-def _batched(source: str, lines: Iterator[tuple[int, str]]) -> Iterator[LineBatch]:
-    """``(line, text)`` pairs of one source in batches of :data:`_BATCH_LINES`."""
-    while pairs := list(islice(lines, _BATCH_LINES)):
-        numbers, texts = map(list, zip(*pairs))
-        yield LineBatch(source, numbers, texts)
+def as_batches(lines: Iterable[SourceLine], size: int = _BATCH_LINES) -> Iterator[LineBatch]:
+    """``lines`` regrouped as batches: consecutive lines of one source, ``size`` at most."""
+    for source, same_source in groupby(lines, key=itemgetter(0)):
+        while group := list(islice(same_source, size)):
+            yield LineBatch(source, [line.line for line in group], [line.text for line in group])
 
 
 def _check_readable(path: str) -> None:
@@ -262,7 +263,7 @@ def _comment_free(text: str) -> str:
     return text
 
 
-def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[tuple[int, str]]:
+def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[SourceLine]:
     text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     last_line = 1
     try:
@@ -275,7 +276,7 @@ def _iter_csv(source: str, stream: BinaryIO, column: str) -> Iterator[tuple[int,
             if position < len(row):
                 text = row[position].strip()
                 if text:
-                    yield first_line, text
+                    yield SourceLine(source, first_line, text)
     except csv.Error as exc:
         raise TargetReadError(f"{source}: malformed CSV near line {last_line + 1} ({exc})") from exc
     finally:
@@ -334,7 +335,7 @@ def _parquet_column(path: str, column: str) -> pq.ParquetFile:
     return parquet
 
 
-def _iter_parquet(path: str, column: str) -> Iterator[tuple[int, str]]:
+def _iter_parquet(path: str, column: str) -> Iterator[SourceLine]:
     parquet = _parquet_column(path, column)
     row = 0
     try:
@@ -344,7 +345,7 @@ def _iter_parquet(path: str, column: str) -> Iterator[tuple[int, str]]:
                 if value:
                     text = value.strip()
                     if text:
-                        yield row, text
+                        yield SourceLine(path, row, text)
     except (pa.ArrowException, OSError) as exc:
         raise TargetReadError(f"{path}: failed after row {row} ({exc})") from exc
     finally:
