@@ -268,7 +268,7 @@ static PyObject *host_of(const State *st, const unsigned char *raw, size_t n)
 }
 
 /* Line `index`: the fast path, or the reference. */
-static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index, char *scratch)
+static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
 {
     if (!PyUnicode_Check(text)) {
         PyErr_SetString(PyExc_TypeError, "lines must be str");
@@ -338,7 +338,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index,
         rc = by_reference(st, out, text, index);
         goto done;
     }
-    char *w = scratch;
+    char target[MAX_TARGET_LENGTH], *w = target;
     memcpy(w, scheme, scheme_n), w += scheme_n;
     memcpy(w, "://", 3), w += 3;
     memcpy(w, host, (size_t)host_n), w += host_n;
@@ -346,7 +346,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index,
         memcpy(w, tail, tail_n), w += tail_n;
     else
         *w++ = '/';
-    rc = accept(st, out, scratch, (Py_ssize_t)(w - scratch), domain);
+    rc = accept(st, out, target, (Py_ssize_t)(w - target), domain);
 done:
     Py_DECREF(info);
     return rc;
@@ -362,16 +362,15 @@ static PyObject *normalise(PyObject *self, PyObject *args)
         return NULL;
     Out out = {0};
     PyObject *result = NULL;
-    char *scratch = malloc(MAX_TARGET_LENGTH);
     out.rejects = PyList_New(0);
-    if (scratch == NULL || out.rejects == NULL || buf_append_int32(&out.offsets, 0) != OK) {
+    if (out.rejects == NULL || buf_append_int32(&out.offsets, 0) != OK) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
         PyObject *text = PyList_GET_ITEM(texts, i);
         Py_INCREF(text); /* the list could change under a callback */
-        int rc = one_line(&st, &out, text, i, scratch);
+        int rc = one_line(&st, &out, text, i);
         Py_DECREF(text);
         if (rc < 0)
             goto done;
@@ -383,7 +382,6 @@ static PyObject *normalise(PyObject *self, PyObject *args)
     result = Py_BuildValue("(NNNNO)", bytes_of(&out.offsets), bytes_of(&out.data),
                            bytes_of(&out.keys), bytes_of(&out.ids), out.rejects);
 done:
-    free(scratch);
     free(out.offsets.data), free(out.data.data), free(out.keys.data), free(out.ids.data);
     Py_XDECREF(out.rejects);
     return result;
