@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from auditor.jobs.config import parse_job
 from auditor.jobs.execute import execute_job
-from auditor.jobs.report import ExitCode, RunReport
+from auditor.jobs.report import TABLE_MAX_TARGETS, ExitCode, RunReport, print_table
 from auditor.protocol.matching import match_key
 from auditor.write.schemas import SCHEMAS
 
@@ -111,3 +112,34 @@ def test_rate_and_concurrency_limits_hold_over_a_run(make_simulator: Any, tmp_pa
     assert sim.stats.max_in_window(60.0) <= 1200
     # A steady flow, not a burst: about 20 per second (a burst would put all 40 in one second).
     assert sim.stats.max_in_window(1.0) <= 25
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_small_run_shows_its_rows_on_a_terminal_only(make_simulator: Any, tmp_path: Path) -> None:
+    sim = make_simulator()
+    values = ["dataforseo.com", "https://example.com/page", "example.org"]
+    report = run(sim, tmp_path, {"values": values})
+    terminal, pipe = _Terminal(), io.StringIO()
+    print_table(report, stream=terminal)
+    print_table(report, stream=pipe)
+    assert pipe.getvalue() == ""
+    header, *rows = terminal.getvalue().splitlines()
+    assert header.split() == ["target", "rank", "backlinks", "referring_domains", "broken_backlinks",
+                              "backlinks_spam_score"]
+    written = pq.read_table(tmp_path / "bulk_pages_summary").to_pylist()
+    assert rows and len(rows) == len(written)
+    assert sorted(row.split()[0] for row in rows) == sorted(r["target"] for r in written)
+    backlinks = [int(row.split()[2]) if row.split()[2] != "-" else 0 for row in rows]
+    assert backlinks == sorted(backlinks, reverse=True)  # most linked first
+
+
+def test_no_table_above_fifty_targets(make_simulator: Any, tmp_path: Path) -> None:
+    sim = make_simulator()
+    report = run(sim, tmp_path, {"values": [f"site{i}.com" for i in range(TABLE_MAX_TARGETS + 1)]})
+    terminal = _Terminal()
+    print_table(report, stream=terminal)
+    assert terminal.getvalue() == ""

@@ -114,12 +114,16 @@ def print_table(report: RunReport, *, stream: TextIO | None = None) -> None:
     stats = report.manifest.endpoints.get("bulk_pages_summary")
     if stats is None or not 0 < stats.targets <= TABLE_MAX_TARGETS or not out.isatty():
         return
-    import pyarrow.dataset as ds
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     files = sorted((report.out_dir / "bulk_pages_summary").rglob(f"part-{report.manifest.run_id}-*.parquet"))
     if not files:
         return
-    table = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=list(_TABLE_COLUMNS))
+    # File by file in this thread: a dataset scan leaves read-ahead work on Arrow's threads, and
+    # the process exits right after this table.
+    table = pa.concat_tables(pq.ParquetFile(f).read(columns=list(_TABLE_COLUMNS), use_threads=False)
+                             for f in files)
     rows = sorted(table.to_pylist(), key=lambda r: -(r["backlinks"] or 0))
     widths = [max(len(c), *(len(f"{r[c]}") for r in rows)) for c in _TABLE_COLUMNS]
     widths[0] = min(widths[0], 60)

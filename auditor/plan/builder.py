@@ -16,9 +16,18 @@ through in order and so stay in the page cache, out of the process's RSS:
 1. while the window is read, its targets are written to a file (an Arrow IPC stream) in batches;
 2. repeats are found from the keys, and checked against that file in one pass;
 3. the packer places every target from the domain ids alone;
-4. one more pass sorts the targets into a second file (an Arrow IPC file) in *groups* of
-   consecutive chunks, ~64k targets each, since each chunk's targets come from all over the
-   window. The window's :class:`ChunkList` reads one group at a time.
+4. one more pass sorts the targets into a second file (Arrow IPC record batch messages, one
+   after another, their offsets kept in memory) in *groups* of consecutive chunks, ~64k targets
+   each, since each chunk's targets come from all over the window. The window's
+   :class:`ChunkList` reads one group at a time.
+
+No Arrow thread may ever hold these Python file objects. The second file was an Arrow IPC file
+read through ``ipc.open_file(pa.PythonFile(...))``, which reads the footer on Arrow's I/O
+threads; a worker still letting go of the Python file when the interpreter exited needed the GIL
+then, CPython ended that thread, and the C++ runtime aborted the process ("terminate called
+without an active exception") after the plan had been printed -- now and then, in short runs.
+So the second file is written and read by Python's own calls, and Arrow only sees bytes. The
+first is an IPC stream, whose reader and writer run in the calling thread only.
 
 The temporary files have no name (they are deleted as soon as they are made), so nothing is left
 behind, whether the run ends or crashes: the first is closed once the window is planned, the
@@ -144,16 +153,19 @@ class ChunkList(Sequence[Chunk]):
     holds a few kilobytes rather than its strings (~36 MB as Arrow, ~250 MB as Python strings,
     lists and a dict). Equal to any sequence of the same chunks."""
 
-    __slots__ = ("_reader", "_pieces", "_ends", "_group_first", "_n_domains", "_first", "__weakref__")
+    __slots__ = ("_file", "_offsets", "_pieces", "_ends", "_group_first", "_n_domains", "_first",
+                 "__weakref__")
 
-    def __init__(self, file: IO[bytes], pieces: IndexArray, ends: IndexArray, group_first: IndexArray,
-                 n_domains: list[int], first: int) -> None:
-        """``file`` holds record batches of :data:`_PLACED`, each of one group's targets;
-        ``pieces[b]`` is batch ``b``'s group, ``ends[i]`` where chunk ``i`` ends in plan order,
-        ``group_first[g]`` group ``g``'s first chunk (with one more entry: the number of chunks).
-        The list owns ``file`` and closes it when it goes."""
+    def __init__(self, file: IO[bytes], offsets: np.ndarray, pieces: IndexArray, ends: IndexArray,
+                 group_first: IndexArray, n_domains: list[int], first: int) -> None:
+        """``file`` holds record batch messages of :data:`_PLACED`, batch ``b`` in bytes
+        ``offsets[b]:offsets[b + 1]``, each of one group's targets; ``pieces[b]`` is batch ``b``'s
+        group, ``ends[i]`` where chunk ``i`` ends in plan order, ``group_first[g]`` group ``g``'s
+        first chunk (with one more entry: the number of chunks). The list owns ``file`` and
+        closes it when it goes."""
         weakref.finalize(self, file.close)
-        self._reader = ipc.open_file(pa.PythonFile(file, mode="r"))
+        self._file = file
+        self._offsets = offsets
         self._pieces = pieces
         self._ends = ends
         self._group_first = group_first
@@ -184,7 +196,7 @@ class ChunkList(Sequence[Chunk]):
 
     def _group(self, group: int) -> pa.StringArray:
         """Group ``group``'s targets, in plan order."""
-        batches = [self._reader.get_batch(b) for b in np.flatnonzero(self._pieces == group).tolist()]
+        batches = [self._batch(b) for b in np.flatnonzero(self._pieces == group).tolist()]
         targets = pa.concat_arrays([batch.column(0) for batch in batches])
         places = np.concatenate([batch.column(1).to_numpy() for batch in batches])
         del batches
@@ -192,6 +204,12 @@ class ChunkList(Sequence[Chunk]):
         order = np.empty_like(places)
         order[places] = np.arange(places.size, dtype=places.dtype)
         return targets.take(pa.array(order))
+
+    def _batch(self, b: int) -> pa.RecordBatch:
+        """Record batch ``b`` of the file."""
+        start, end = self._offsets[b:b + 2].tolist()
+        self._file.seek(start)
+        return ipc.read_record_batch(self._file.read(end - start), _PLACED)
 
     def _start(self, i: int) -> int:
         """Where chunk ``i`` starts in plan order."""
@@ -498,25 +516,28 @@ def _group_targets(file: IO[bytes], kept: IndexArray, packing: Packing, first_ch
     grouped = tempfile.TemporaryFile()
     try:
         pieces: list[int] = []
-        with ipc.new_file(pa.PythonFile(grouped, mode="w"), _PLACED) as out:
-            start = 0
-            for batch in _batches(file):
-                end = start + len(batch)
-                lo, hi = np.searchsorted(kept, (start, end))
-                where = place[lo:hi]
-                group = np.searchsorted(group_starts, where, side="right") - 1
-                by_group = np.argsort(group, kind="stable")
-                targets = batch.take(pa.array(kept[lo:hi][by_group] - start))
-                where, group = where[by_group], group[by_group]
-                cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), group.size]
-                for a, b in zip(cuts, cuts[1:]):
-                    if b > a:
-                        out.write_batch(pa.record_batch(
-                            [targets.slice(a, b - a), pa.array(where[a:b])], schema=_PLACED))
-                        pieces.append(int(group[a]))
-                start = end
-        return ChunkList(grouped, np.array(pieces, dtype=np.int32), ends, group_first,
-                         packing.n_domains, first_chunk)
+        offsets = [0]
+        start = 0
+        for batch in _batches(file):
+            end = start + len(batch)
+            lo, hi = np.searchsorted(kept, (start, end))
+            where = place[lo:hi]
+            group = np.searchsorted(group_starts, where, side="right") - 1
+            by_group = np.argsort(group, kind="stable")
+            targets = batch.take(pa.array(kept[lo:hi][by_group] - start))
+            where, group = where[by_group], group[by_group]
+            cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), group.size]
+            for a, b in zip(cuts, cuts[1:]):
+                if b > a:
+                    message = pa.record_batch(
+                        [targets.slice(a, b - a), pa.array(where[a:b])], schema=_PLACED).serialize()
+                    grouped.write(message)
+                    offsets.append(offsets[-1] + message.size)
+                    pieces.append(int(group[a]))
+            start = end
+        grouped.flush()
+        return ChunkList(grouped, np.array(offsets, dtype=np.int64), np.array(pieces, dtype=np.int32), ends,
+                         group_first, packing.n_domains, first_chunk)
     except BaseException:
         _close_quietly(grouped)
         raise
