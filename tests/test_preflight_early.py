@@ -71,6 +71,7 @@ def test_the_run_waits_for_the_early_check_to_leave_but_not_for_its_answer(
 
     from auditor.jobs.config import parse_job
     from auditor.jobs.preflight import EarlyAccountCheck
+    from auditor.jobs.raw import CheckSettings
 
     for name, value in demo_env().items():
         monkeypatch.setenv(name, value)
@@ -80,7 +81,7 @@ def test_the_run_waits_for_the_early_check_to_leave_but_not_for_its_answer(
         job = parse_job({"name": "early", "api": {"base_url": f"http://127.0.0.1:{port}/", "timeout_seconds": 30},
                          "run": {"out": str(tmp_path / "out")}, "bulk_pages_summary": {"values": ["a.com"]}}, "test")
         started = time.monotonic()
-        check = EarlyAccountCheck.start(job)
+        check = EarlyAccountCheck.start(CheckSettings.of_job(job))
         assert check is not None
         check.wait_until_sent(timeout_s=20)
         assert time.monotonic() - started < 10

@@ -19,14 +19,13 @@ Example (see ``jobs/nightly.example.toml`` for every key, commented)::
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import ConfigError
+from auditor.jobs import raw
 from auditor.protocol.filters import FilterError, validate_filters, validate_order_by
 
 
@@ -37,17 +36,18 @@ class _Strict(BaseModel):
 class ApiSettings(_Strict):
     """Where requests go and the account's limits."""
 
-    gateway: Literal["dataforseo", "sandbox", "aisa"] = "dataforseo"
+    gateway: Literal["dataforseo", "sandbox", "aisa"] = raw.GATEWAY
     base_url: str | None = Field(None, description="override the gateway's address (e.g. the simulator)")
     body_shape: Literal["array", "object"] | None = Field(None, description="AIsa body shape override")
-    rate_limit_per_minute: int = Field(2000, ge=1, le=100_000)
-    rate_window_seconds: float = Field(60.0, gt=0, le=3600,
+    rate_limit_per_minute: int = Field(raw.RATE_LIMIT_PER_MINUTE, ge=1, le=100_000)
+    rate_window_seconds: float = Field(raw.RATE_WINDOW_SECONDS, gt=0, le=3600,
                                        description="the API's rate window (60 s); shorter only for rehearsals")
-    max_concurrency: int = Field(30, ge=1, le=100)
-    timeout_seconds: float = Field(120.0, gt=0)
-    max_attempts: int = Field(6, ge=1, le=50)
-    retry_base_seconds: float = Field(0.5, gt=0, description="back-off before the 2nd attempt (doubles, full jitter)")
-    retry_max_seconds: float = Field(30.0, gt=0, description="longest back-off between attempts")
+    max_concurrency: int = Field(raw.MAX_CONCURRENCY, ge=1, le=100)
+    timeout_seconds: float = Field(raw.TIMEOUT_SECONDS, gt=0)
+    max_attempts: int = Field(raw.MAX_ATTEMPTS, ge=1, le=50)
+    retry_base_seconds: float = Field(raw.RETRY_BASE_SECONDS, gt=0,
+                                      description="back-off before the 2nd attempt (doubles, full jitter)")
+    retry_max_seconds: float = Field(raw.RETRY_MAX_SECONDS, gt=0, description="longest back-off between attempts")
 
     @field_validator("base_url")
     @classmethod
@@ -70,10 +70,10 @@ class SimulatorSettings(_Strict):
 class RunSettings(_Strict):
     """Money, failure tolerance and output."""
 
-    out: Path = Path("output")
+    out: Path = raw.OUT
     max_cost: float | None = Field(None, gt=0, description="USD cap on the run's spend")
     failure_threshold: float = Field(0.0, ge=0, le=1, description="share of targets allowed to fail with exit 0")
-    check_balance: bool = True
+    check_balance: bool = raw.CHECK_BALANCE
     continue_on_low_balance: bool = False
     rows_per_file: int = Field(250_000, ge=1000)
     flush_seconds: float = Field(30.0, gt=0)
@@ -204,18 +204,6 @@ def _format_errors(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make target list paths and ``run.out`` relative to the job file's folder."""
-    for section in ("bulk_pages_summary", "domain_pages_summary", "history"):
-        sec = data.get(section)
-        if isinstance(sec, dict) and isinstance(sec.get("targets"), list):
-            sec["targets"] = [t if t == "-" or not isinstance(t, str) else os.path.normpath(base / t)
-                              for t in sec["targets"]]
-    run = data.get("run")
-    if isinstance(run, dict) and isinstance(run.get("out"), str):
-        run["out"] = os.path.normpath(base / run["out"])
-
-
 def parse_job(data: dict[str, Any], source: str = "<job>") -> Job:
     """Validate a job given as a dict; raise :class:`ConfigError` listing every problem."""
     try:
@@ -226,28 +214,10 @@ def parse_job(data: dict[str, Any], source: str = "<job>") -> Job:
 
 def load_job(path: str | Path) -> Job:
     """Read and validate a TOML job file."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such job file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    _resolve_paths(data, path.resolve().parent)
-    return parse_job(data, str(path))
-
-
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    return parse_job(raw.read_job_file(path), str(path))
 
 
 def merge_overrides(job: Job, overrides: dict[str, Any], source: str = "command line") -> Job:
     """``job`` with command-line values laid over it, validated again."""
     data = job.model_dump(exclude_unset=True, mode="python")
-    return parse_job(_deep_merge(data, overrides), source)
+    return parse_job(raw.deep_merge(data, overrides), source)

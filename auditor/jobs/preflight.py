@@ -17,7 +17,7 @@ from auditor.errors import ApiError, AuditorError, ConfigError, FatalApiError
 from auditor.fetch.client import ApiClient, CallStats
 
 if TYPE_CHECKING:
-    from auditor.jobs.config import Job
+    from auditor.jobs.raw import CheckSettings
 
 USER_DATA = "appendix/user_data"
 
@@ -87,9 +87,11 @@ async def fetch_account(client: ApiClient) -> Account:
 
 
 class EarlyAccountCheck:
-    """The credentials check sent the moment the job is known, while the run still imports,
-    opens its output and plans (``auditor bulk`` sends its first request ~0.2 s after it has
-    parsed the job; the run's thread waits for it to leave, :meth:`wait_until_sent`).
+    """The credentials check sent the moment the job's settings are read, while the run still
+    validates the job, imports, opens its output and plans (the run's thread waits for it to
+    leave, :meth:`wait_until_sent`). Its settings come from the job before validation
+    (:func:`auditor.jobs.raw.check_settings`): the command line uses its answer only if the
+    validated job has the same :attr:`settings`.
 
     It runs on its own thread with its own event loop and a :class:`BlockingTransport`, and
     imports only the client, the envelope and the gateways (not aiohttp, pyarrow or numpy). The
@@ -98,8 +100,8 @@ class EarlyAccountCheck:
     checks the account the ordinary way.
     """
 
-    def __init__(self, job: Job) -> None:
-        self._job = job
+    def __init__(self, settings: CheckSettings) -> None:
+        self.settings = settings
         self._done = threading.Event()
         self._left = threading.Event()  # the first attempt is on its way (or the check is over)
         self._account: Account | None = None
@@ -110,18 +112,18 @@ class EarlyAccountCheck:
         self._thread = threading.Thread(target=self._run, name="auditor-account-check", daemon=True)
 
     @classmethod
-    def start(cls, job: Job) -> EarlyAccountCheck | None:
-        """Send the check now, or return None when the run should do it itself (no check
-        wanted, the bundled simulator, credentials missing or an output folder that cannot be
-        made: the run reports those)."""
-        if not job.run.check_balance or job.simulator.enabled:
+    def start(cls, settings: CheckSettings | None) -> EarlyAccountCheck | None:
+        """Send the check now, or return None when the run should do it itself (no settings:
+        no check wanted, the bundled simulator or unusual values; credentials missing or an
+        output folder that cannot be made: the run reports those)."""
+        if settings is None:
             return None
-        check = cls(job)
+        check = cls(settings)
         try:
             check._connection = check._connect()
             # Not even a free call for a run that could not keep its output (the run then
             # stops with the reason, exit 6).
-            Path(job.run.out).mkdir(parents=True, exist_ok=True)
+            Path(settings.out).mkdir(parents=True, exist_ok=True)
         except (ConfigError, OSError):
             return None
         check._thread.start()
@@ -129,7 +131,9 @@ class EarlyAccountCheck:
 
     def _connect(self) -> Any:
         from auditor.protocol.gateways import GATEWAYS, Connection, credentials_from_env
-        api = self._job.api
+        api = self.settings
+        if api.gateway not in GATEWAYS:
+            raise ConfigError(f"unknown gateway {api.gateway!r}")  # validation will say so
         return Connection.create(api.gateway, credentials_from_env(GATEWAYS[api.gateway]),
                                  base_url=api.base_url, body_shape=api.body_shape)
 
@@ -141,7 +145,7 @@ class EarlyAccountCheck:
         from auditor.fetch.limiters import AdaptiveConcurrency, RateLimiter
         from auditor.fetch.oneshot import BlockingTransport
 
-        api = self._job.api
+        api = self.settings
         sent, left = self._sent, self._left
 
         class _Logged(RateLimiter):  # remember when each attempt left, for the run's rate window
