@@ -45,9 +45,10 @@ class SuffixRules:
                     in_icann = False
                 rule = stripped.split(" ")[0].lower()
                 if rule and not rule.startswith("//"):
-                    all_rules.add(_ascii_rule(rule))
+                    rule = _ascii_rule(rule)
+                    all_rules.add(rule)
                     if in_icann:
-                        icann_rules.add(_ascii_rule(rule))
+                        icann_rules.add(rule)
         # Every label-suffix of every rule ("jp", "kawasaki.jp", "city.kawasaki.jp", ...), with
         # what the rules say when a name's suffix is exactly that string: once a name's suffix is
         # not in the table, no longer suffix can match a rule either.
