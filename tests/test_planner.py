@@ -241,21 +241,24 @@ def test_the_plan_is_the_same_every_time() -> None:
     assert first == second
 
 
-def test_the_plan_does_not_depend_on_hash_randomisation(tmp_path: Path) -> None:
+def _plan_in_a_fresh_process(tmp_path: Path, script: str, *, seed: int, env: dict[str, str] | None = None) -> str:
+    """The stdout of ``script`` run by a new interpreter with a messy list's path as argument."""
     path = tmp_path / "targets.txt"
-    path.write_text("\n".join(line.text for line in _messy_list(3_000, seed=9)), encoding="utf-8")
+    path.write_text("\n".join(line.text for line in _messy_list(3_000, seed=seed)), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, cwd=REPO, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_plan_does_not_depend_on_hash_randomisation(tmp_path: Path) -> None:
     script = (
         "import sys; from auditor.plan import plan_files\n"
         "for w in plan_files([sys.argv[1]], window=500, max_targets=50, max_domains=5):\n"
         "    for c in w.chunks: print(c.chunk_id)\n"
     )
-    outputs = []
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(path)], env=env, cwd=REPO, capture_output=True, text=True, check=True
-        )
-        outputs.append(done.stdout)
+    outputs = [_plan_in_a_fresh_process(tmp_path, script, seed=9, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+               for hash_seed in ("1", "2")]
     assert outputs[0] == outputs[1]
     assert outputs[0].count("\n") > 20
 
@@ -265,8 +268,6 @@ def test_planning_starts_no_arrow_thread(tmp_path: Path) -> None:
     """No Arrow worker thread may touch the planner's Python file objects: one that still held
     one when the interpreter exited aborted the process ("terminate called without an active
     exception") after short runs. Planning, reading the chunks both ways, starts no thread."""
-    path = tmp_path / "targets.txt"
-    path.write_text("\n".join(line.text for line in _messy_list(3_000, seed=3)), encoding="utf-8")
     script = (
         "import os, sys, pyarrow\n"
         "from auditor.plan import plan_files\n"
@@ -279,9 +280,7 @@ def test_planning_starts_no_arrow_thread(tmp_path: Path) -> None:
         "    chunks += len(list(w.chunks))  # in order\n"
         "print(before, threads(), chunks)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO, capture_output=True, text=True,
-                          check=True)
-    before, after, chunks = map(int, done.stdout.split())
+    before, after, chunks = map(int, _plan_in_a_fresh_process(tmp_path, script, seed=3).split())
     assert chunks > 20
     assert after == before
 
