@@ -183,32 +183,6 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _tune_malloc(arenas: int = 2, mmap_threshold: int = 512 << 10) -> None:
-    """glibc's allocator, told to give memory back (no-op off glibc; docs/PERFORMANCE.md):
-
-    * at most two arenas: each thread that allocates (decoding, flattening, Parquet) gets its own
-      otherwise, and freed memory stays spread over them, never trimmed (~230 instead of
-      240-280 MB peak RSS at a million targets);
-    * blocks of 512 KiB and more always mmap-ed, so they go back when freed: glibc's adaptive
-      threshold would grow to the size of the largest block freed (the planner's arrays), after
-      which such blocks come from the heap and stay in RSS. The answers (~1 MB of JSON each) are
-      such blocks too: on the heap they left it fragmented, and the peak crept up over a long
-      run (1M targets: 177 instead of 169 MB, 1.21 instead of 1.14-1.15 times the 100k peak),
-      while their page faults as fresh mappings cost a few percent of CPU.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        libc.mallopt(-8, arenas)  # M_ARENA_MAX
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD
-
-
 def _tune_threads() -> None:
     """numpy's OpenBLAS starts a thread per core when imported, and they spin now and then
     although the auditor does no linear algebra (1.5% of a run's CPU, measured with perf): one
@@ -235,7 +209,8 @@ def _execute(job_data: dict[str, Any], validate: Callable[[], Any], args: argpar
                               or early.settings != CheckSettings.of_job(job)):
         early = None  # read differently before validation: the run checks the account itself
     _tune_threads()
-    _tune_malloc()
+    from auditor.memory import tune_allocator
+    tune_allocator()
     from auditor.jobs.execute import run_job
     _tune_gc()
     return run_job(job, resume=args.resume, quiet=args.quiet, account_check=early)

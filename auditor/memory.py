@@ -1,0 +1,60 @@
+"""glibc's allocator, told how a run uses memory (no-op off glibc; figures in docs/PERFORMANCE.md).
+
+A run decodes, flattens and writes answers of ~1 MB again and again, beside long-lived small
+objects (the plan, caches, the event loop). Two settings at start-up, :func:`tune_allocator`,
+and one call now and then, :func:`give_back`:
+
+* at most two arenas: each thread that allocates (decoding, flattening, Parquet) gets its own
+  otherwise, and freed memory stays spread over them (~230 instead of 240-280 MB peak RSS at a
+  million targets);
+* blocks of 4 MiB and more always mmap-ed, so they go back when freed: glibc's adaptive
+  threshold would grow to the size of the largest block freed (the planner's arrays), after
+  which such blocks come from the heap and stay in RSS. Smaller blocks, the answers among them,
+  come from the heap, whose pages are reused from answer to answer instead of being mapped,
+  faulted in and zeroed afresh (a threshold of 512 KiB did that for every answer: ~1 s of
+  system time per million items);
+* every so often the run gives the heap's free pages back (``malloc_trim``): the answers, freed
+  among long-lived objects, leave holes that glibc only trims at the top of the heap, and the
+  peak crept up over a long run without it (1M targets: 187 instead of 177 MB).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from functools import lru_cache
+
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # glibc's, not another C library's
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def tune_allocator(arenas: int = 2, mmap_threshold: int = 4 << 20) -> None:
+    """Set the arenas and the mmap threshold, unless the environment already sets them
+    (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``)."""
+    libc = _libc()
+    if libc is None:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(M_ARENA_MAX, arenas)
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
+
+
+def give_back() -> None:
+    """Return the free pages of every arena to the system (a millisecond or two)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -1,0 +1,60 @@
+"""The allocator's settings for a run (auditor.memory): answers of ~1 MB come from the heap and
+stay there, ready for the next answer, until the run gives the free pages back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.memory import _libc
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(_libc() is None, reason="glibc only")
+
+# In a fresh interpreter: free forty 1 MiB blocks that lie among small objects that stay, then
+# print the resident MB before freeing, after freeing, and after give_back().
+SCRIPT = """
+import gc
+from auditor.memory import give_back, tune_allocator
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+tune_allocator()
+blocks, keep = [], []
+for i in range(40):
+    blocks.append(bytearray(1 << 20))
+    keep.append(bytearray(200))  # long-lived, between the blocks
+before = rss_mb()
+del blocks
+gc.collect()
+freed = rss_mb()
+give_back()
+print(before, freed, rss_mb())
+"""
+
+
+def _run(env_extra: dict[str, str]) -> tuple[float, float, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env={**env, **env_extra},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    before, freed, given_back = map(float, done.stdout.split())
+    return before, freed, given_back
+
+
+def test_answer_sized_blocks_stay_in_the_heap_until_given_back() -> None:
+    before, freed, given_back = _run({})
+    assert freed > before - 10  # freed, but kept for reuse (no fresh mapping for the next answer)
+    assert given_back < freed - 30  # returned to the system
+
+
+def test_the_environment_overrides_the_threshold() -> None:
+    before, freed, _ = _run({"MALLOC_MMAP_THRESHOLD_": str(512 << 10)})
+    assert freed < before - 30  # 1 MiB blocks were mapped, and unmapped when freed
