@@ -11,11 +11,11 @@ and one call now and then, :func:`give_back`:
   threshold would grow to the size of the largest block freed (the planner's arrays), after
   which such blocks come from the heap and stay in RSS. Smaller blocks, the answers among them,
   come from the heap, whose pages are reused from answer to answer instead of being mapped,
-  faulted in and zeroed afresh (a threshold of 512 KiB did that for every answer: ~1 s of
-  system time per million items);
+  faulted in and zeroed afresh (a threshold of 512 KiB did that for every answer: ~530k page
+  faults and ~1 s more system time per million items);
 * every so often the run gives the heap's free pages back (``malloc_trim``): the answers, freed
   among long-lived objects, leave holes that glibc only trims at the top of the heap, and the
-  peak crept up over a long run without it (1M targets: 187 instead of 177 MB).
+  peak crept up over a long run without it (1M targets: 187 instead of 174 MB).
 """
 
 from __future__ import annotations
