@@ -30,7 +30,7 @@ tune_allocator()
 blocks, keep = [], []
 for i in range(40):
     blocks.append(bytearray(1 << 20))
-    keep.append(bytearray(200))  # long-lived, between the blocks
+    keep.append(bytearray(1000))  # long-lived, between the blocks (past pymalloc: from malloc)
 before = rss_mb()
 del blocks
 gc.collect()
