@@ -190,9 +190,9 @@ def _tune_threads() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _execute(job_data: dict[str, Any], validate: Callable[[], Any], args: argparse.Namespace) -> int:
-    """Run a job: ``job_data`` is the job before validation (file and command line merged),
-    ``validate()`` parses it into the :class:`~auditor.jobs.config.Job` that runs."""
+def _execute(data: dict[str, Any], source: str, overrides: dict[str, Any], args: argparse.Namespace) -> int:
+    """Run the job ``data`` (from ``source``: a job file, or the ad-hoc command) with the
+    command line's ``overrides`` laid over it."""
     # The free credentials check leaves first, on its own thread, from the settings read before
     # validation (pydantic and the job models are ~0.25 s of imports), while the rest of the
     # run validates the job, imports, opens its output and plans; the balance is compared with
@@ -200,13 +200,13 @@ def _execute(job_data: dict[str, Any], validate: Callable[[], Any], args: argpar
     # imports wait until it has left: both would hold the GIL, and the request would leave
     # later for nothing.
     from auditor.jobs.preflight import EarlyAccountCheck
-    from auditor.jobs.raw import CheckSettings, check_settings
-    early = EarlyAccountCheck.start(check_settings(job_data))
+    from auditor.jobs.raw import CheckSettings, check_settings, deep_merge
+    early = EarlyAccountCheck.start(check_settings(deep_merge(data, overrides)))
     if early is not None:
         early.wait_until_sent(timeout_s=0.5)
-    job = validate()
-    if early is not None and (not job.run.check_balance or job.simulator.enabled
-                              or early.settings != CheckSettings.of_job(job)):
+    from auditor.jobs.config import merge_overrides, parse_job
+    job = merge_overrides(parse_job(data, source), overrides)
+    if early is not None and early.settings != CheckSettings.of_job(job):
         early = None  # read differently before validation: the run checks the account itself
     _tune_threads()
     from auditor.memory import tune_allocator
@@ -217,31 +217,19 @@ def _execute(job_data: dict[str, Any], validate: Callable[[], Any], args: argpar
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from auditor.jobs.raw import deep_merge, read_job_file
-    data, overrides = read_job_file(args.job), _overrides(args)
-
-    def validate() -> Any:
-        from auditor.jobs.config import merge_overrides, parse_job
-        return merge_overrides(parse_job(data, args.job), overrides)
-
-    return _execute(deep_merge(data, overrides), validate, args)
+    from auditor.jobs.raw import read_job_file
+    return _execute(read_job_file(args.job), args.job, _overrides(args), args)
 
 
 def _cmd_endpoint(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
-    from auditor.jobs.raw import deep_merge
     section = _section(args)
     # Ad-hoc runs of the same command over the same inputs resume each other, and only those.
     digest = hashlib.blake2b(json.dumps(section, sort_keys=True).encode(), digest_size=4).hexdigest()
-    data, overrides = {"name": f"{args.command}-{digest}", args.section: section}, _overrides(args)
-
-    def validate() -> Any:
-        from auditor.jobs.config import merge_overrides, parse_job
-        return merge_overrides(parse_job(data, f"auditor {args.command}"), overrides)
-
-    return _execute(deep_merge(data, overrides), validate, args)
+    data = {"name": f"{args.command}-{digest}", args.section: section}
+    return _execute(data, f"auditor {args.command}", _overrides(args), args)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

@@ -86,8 +86,11 @@ class CheckSettings:
     out: Path
 
     @classmethod
-    def of_job(cls, job: Any) -> CheckSettings:
-        """The settings of a validated :class:`auditor.jobs.config.Job`."""
+    def of_job(cls, job: Any) -> CheckSettings | None:
+        """The settings of a validated :class:`auditor.jobs.config.Job`, or None when it wants no
+        check now (as :func:`check_settings`)."""
+        if not job.run.check_balance or job.simulator.enabled:
+            return None
         api = job.api
         return cls(api.gateway, api.base_url, api.body_shape, api.rate_limit_per_minute,
                    float(api.rate_window_seconds), float(api.timeout_seconds), api.max_attempts,
