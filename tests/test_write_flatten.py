@@ -211,6 +211,18 @@ def test_no_data_rows_accept_bare_targets_and_records() -> None:
     ]
 
 
+def test_no_data_rows_of_bare_targets_only_are_the_records_rows() -> None:
+    """A bulk chunk's no-data targets are all bare strings (its fast path): the same rows as
+    the records they stand for, an empty list included."""
+    for targets in (["a.com", "https://b.com/x", "c.org"], []):
+        bare = no_data_batch("bulk", "c-1", targets, run_id="r", fetched_at=NOW)
+        records = no_data_batch("bulk", "c-1", [NoDataRecord(t) for t in targets], run_id="r",
+                                fetched_at=NOW)
+        assert bare.schema.equals(SCHEMAS["no_data"])
+        assert bare.equals(records)
+        assert bare.column("target").to_pylist() == targets
+
+
 def test_error_rows_keep_every_detail() -> None:
     later = NOW + timedelta(seconds=3)
     records = [ErrorRecord("a.com", "bulk", "c-1", 200, 50000, "Internal Error.", 4,

@@ -499,15 +499,20 @@ def no_data_batch(endpoint: str, unit_id: str, records: Sequence[NoDataRecord | 
                   run_id: str, fetched_at: Moment) -> pa.RecordBatch:
     """The ``no_data`` rows of one unit of work (a bare string is a target without details)."""
     schema = SCHEMAS["no_data"]
-    rows = [NoDataRecord(r) if isinstance(r, str) else r for r in records]
-    n = len(rows)
-    columns = _context_arrays(schema, n, run_id=run_id, fetched_at=fetched_at,
-                              task_id=[r.task_id for r in rows])
+    n = len(records)
+    task_ids: list[str | None] | None
+    if all(type(r) is str for r in records):  # a bulk chunk's: bare targets, a hundred a chunk
+        targets, task_ids, status_codes = records, None, pa.nulls(n, _INT64)
+    else:
+        rows = [NoDataRecord(r) if isinstance(r, str) else r for r in records]
+        targets, task_ids = [r.target for r in rows], [r.task_id for r in rows]
+        status_codes = pa.array([r.status_code for r in rows], _INT64)
+    columns = _context_arrays(schema, n, run_id=run_id, fetched_at=fetched_at, task_id=task_ids)
     columns |= {
         "endpoint": _repeat(endpoint, pa.string(), n),
         "unit_id": _repeat(unit_id, pa.string(), n),
-        "target": _target_array([r.target for r in rows], n, schema.field("target")),
-        "status_code": pa.array([r.status_code for r in rows], _INT64),
+        "target": _target_array(targets, n, schema.field("target")),  # type: ignore[arg-type]
+        "status_code": status_codes,
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
 
