@@ -40,6 +40,7 @@ AVAILABLE = _columnar is not None and os.environ.get("AUDITOR_DECODER", "columna
 
 _INT64 = pa.int64()
 _STRING = pa.string()
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 # Column kinds of the scanner (the KIND_* constants of _columnar_src/common.h).
 _INT, _TEXT, _BOOL, _MAP, _LIST, _OBJECT = range(6)
@@ -156,6 +157,24 @@ def decode_answer(dataset: str, body: bytes) -> ScannedAnswer | None:
     *spans, results, total_count, token, (rows, columns) = scanned
     return ScannedAnswer(*spans, results, total_count, token,  # type: ignore[misc]
                          _columns(dataset, plan, rows, columns))
+
+
+def api_timestamps(text: pa.Array, type_: pa.DataType) -> pa.Array | None:
+    """``text`` (strings) as timestamps of ``type_`` (microseconds, UTC) when every value is in
+    the API's own form (``"2019-11-15 12:57:46 +00:00"``), blank or null (blank text is a null);
+    None when one is written any other way, or the scanner is off: the caller then parses the
+    column the general way (:func:`auditor.write.flatten._parse_timestamps`, the reference,
+    which gives the same values for what this reads). A pass in C instead of ``strptime``: a
+    third of flattening a bulk answer."""
+    if not AVAILABLE or text.type != _STRING or type_ != _UTC_MICROS:
+        return None
+    validity, offsets, data = text.buffers()
+    parsed = _columnar.api_timestamps(validity, offsets, b"" if data is None else data,
+                                      text.offset, len(text))
+    if parsed is None:
+        return None
+    nulls, valid, values = parsed
+    return pa.Array.from_buffers(type_, len(text), [_buffer(valid), pa.py_buffer(values)], nulls)
 
 
 def _columns(dataset: str, plan: _Layout, rows: int, columns: tuple[Any, ...]) -> ItemColumns:

@@ -11,7 +11,8 @@ This is the product's hot path, so the shape of the code follows what measured f
   silently truncates and ``pa.array(["ugc"], pa.list_(pa.string()))`` splits the string into
   characters, whereas inference yields ``double`` / ``string`` and we raise :class:`FlattenError`;
 * map columns are built from flat key and value lists plus offsets (``itertools.chain``);
-* timestamps are parsed vectorised with ``pyarrow.compute.strptime``;
+* timestamps in the API's own form are read in C (:func:`auditor.protocol.columnar.api_timestamps`);
+  others are parsed vectorised with ``pyarrow.compute.strptime``, the reference;
 * items that :mod:`auditor.protocol.columnar` scanned are Arrow columns already (only their
   timestamps and dates are still text): they skip all of the above but the timestamps.
 
@@ -32,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditor.protocol import columnar  # (a module: columnar imports write.schemas in turn)
 from auditor.protocol.items import ItemColumns
 from auditor.write.schemas import SCHEMAS, TIMESTAMP, source
 
@@ -201,7 +203,8 @@ def _is_iso_timestamp(value: str) -> bool:
 
 
 def _timestamp_text(text: pa.Array) -> pa.Array:
-    return _parse_timestamps(_blank_as_null(text))
+    fast = columnar.api_timestamps(text, TIMESTAMP)  # the API's own form, read in C; else None
+    return fast if fast is not None else _parse_timestamps(_blank_as_null(text))
 
 
 def _date_text(text: pa.Array) -> pa.Array:

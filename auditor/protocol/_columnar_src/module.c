@@ -39,6 +39,7 @@
  * checked to be valid JSON).
  */
 #include "answer.h"
+#include "timestamps.h"
 
 /* --- Python ---------------------------------------------------------------------------------- */
 
@@ -220,6 +221,54 @@ static PyObject *decode_answer(PyObject *module, PyObject *args)
     return run(args, "y*O:decode_answer", 1);
 }
 
+static PyObject *py_api_timestamps(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *validity_arg, *result = NULL;
+    Py_buffer validity = {0}, offsets = {0}, text = {0};
+    Py_ssize_t offset, n;
+    if (!PyArg_ParseTuple(args, "Oy*y*nn:api_timestamps", &validity_arg, &offsets, &text, &offset, &n))
+        return NULL;
+    if (validity_arg != Py_None && PyObject_GetBuffer(validity_arg, &validity, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (offset < 0 || n < 0 || offsets.len < (offset + n + 1) * (Py_ssize_t)sizeof(int32_t)
+        || (validity.buf && validity.len < (offset + n + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "buffers too short for the rows asked for");
+        goto done;
+    }
+    const int32_t *offs = offsets.buf;
+    if (n && (offs[offset] < 0 || offs[offset + n] > text.len)) {
+        PyErr_SetString(PyExc_ValueError, "offsets past the end of the text");
+        goto done;
+    }
+    PyObject *values = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+    if (values == NULL || valid == NULL) {
+        Py_XDECREF(values);
+        Py_XDECREF(valid);
+        goto done;
+    }
+    Py_ssize_t nulls = api_timestamps(validity.buf, offs, text.buf, offset, n,
+                                      (int64_t *)PyBytes_AS_STRING(values),
+                                      (unsigned char *)PyBytes_AS_STRING(valid));
+    if (nulls < 0) {
+        Py_DECREF(values);
+        Py_DECREF(valid);
+        result = Py_NewRef(Py_None);
+    } else if (nulls == 0) {
+        Py_DECREF(valid);
+        result = Py_BuildValue("(nON)", nulls, Py_None, values);
+    } else {
+        result = Py_BuildValue("(nNN)", nulls, valid, values);
+    }
+done:
+    if (validity.buf)
+        PyBuffer_Release(&validity);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&text);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(buffer, layout) -> (rows, columns) | None\n\n"
@@ -231,6 +280,12 @@ static PyMethodDef methods[] = {
      "A whole answer with one task and at most one result: the (start, end) offsets of the\n"
      "values named (None where absent), `results` -1 (null or absent), 0 or 1, and the result's\n"
      "items scanned as decode() scans them (no rows without a result). None: not like that."},
+    {"api_timestamps", py_api_timestamps, METH_VARARGS,
+     "api_timestamps(validity, offsets, text, offset, n) -> (nulls, validity, values) | None\n\n"
+     "Rows [offset, offset + n) of an Arrow string array (its validity bitmap or None, int32\n"
+     "offsets and text buffers) read as the API's timestamps (\"2019-11-15 12:57:46 +00:00\"):\n"
+     "int64 microseconds since the epoch, blank text and nulls as nulls (validity None when\n"
+     "there are none). None when a value is in any other form (timestamps.h)."},
     {NULL, NULL, 0, NULL},
 };
 
