@@ -407,3 +407,32 @@ def test_calls_from_several_threads_are_serialised(tmp_path: Path) -> None:
     assert failures == []
     with CheckpointStore(tmp_path) as store:
         assert len(check_invariant(tmp_path, store, sink.run_id)) == 60
+
+
+def test_journalling_does_not_wait_for_a_flush(tmp_path: Path) -> None:
+    """A worker journals what it fetched while the writer is in the middle of a flush (Parquet
+    files being completed and fsynced): only the store's short transactions are serialised."""
+    import threading
+
+    flushing, journalled = threading.Event(), threading.Event()
+
+    def fault(step: str) -> None:  # the flush's files are written; hold it there a moment
+        if step == "files_written":
+            flushing.set()
+            assert journalled.wait(10), "receive() waited for the flush"
+
+    store = CheckpointStore(tmp_path)
+    run, _ = store.open_run(JOB, {})
+    sink = RunSink(store, run, fault=fault)
+    sink.add(make_unit(0, run.run_id))
+    flush = threading.Thread(target=sink.flush)
+    flush.start()
+    assert flushing.wait(10)
+    received = sink.receive(make_unit(1, run.run_id))
+    journalled.set()
+    flush.join()
+    assert received.receipt is not None
+    assert store.committed_units(run.run_id, "bulk") == {"c0"}
+    sink.add(received)
+    sink.close()
+    assert check_invariant(tmp_path, store, run.run_id) == {"c0", "c1"}

@@ -250,7 +250,6 @@ class RunSink:
         """Rows waiting in open files (written as row groups or in memory)."""
         return sum(w.rows_in_file for w in self._writers.values())
 
-    @_serialised
     def receive(self, result: UnitResult) -> UnitResult:
         """Journal ``result`` as fetched the moment it exists, before it waits for :meth:`add`
         (behind a flush, in the runner's queue): if the process dies before it is committed, it
