@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import pyarrow as pa
 
 from auditor.errors import ApiError, FatalApiError, RequestError
@@ -50,7 +49,6 @@ class ChunkExecutor:
         self.options = options
         self.run_id = run_id
         self.unmatched_items = 0
-        self._cpu = anyio.CapacityLimiter(1)
 
     async def __call__(self, unit: WorkUnit) -> AsyncIterator[UnitResult]:
         fetched = _Fetched()
@@ -89,11 +87,12 @@ class ChunkExecutor:
         fetched.cost += outcome.cost
         items = join_items([self.endpoint.items(result) for result in outcome.result
                             if isinstance(result, dict)])
-        # Matching and flattening a full answer is milliseconds of CPU (~10 ms from decoded
-        # structs, ~1.5 from scanned columns): done on a worker thread, one answer at a time, so
-        # that the event loop keeps the rate limiter's slots on time.
-        batch, owners, unmatched = await anyio.to_thread.run_sync(
-            self._rows, items, targets, outcome.task_id, limiter=self._cpu)
+        # On the event loop, like the decoding just before it: matching and flattening scanned
+        # columns is ~1.5 ms an answer, less than a hop to a worker thread and back costs in
+        # CPU and wake-ups (~0.2 ms a hop here; 0.5 ms an answer less in a whole run,
+        # docs/PERFORMANCE.md). The loop is then busy ~15% of the time at 2,000 answers a
+        # minute, and a rate slot is late by a few milliseconds at most.
+        batch, owners, unmatched = self._rows(items, targets, outcome.task_id)
         fetched.unmatched += unmatched
         fetched.answered.update(owners)
         if batch is not None:
