@@ -56,7 +56,7 @@ class ChunkExecutor:
         failed = {e.target for e in fetched.errors}
         no_data = [t for t in unit.targets if t not in fetched.answered and t not in failed]
         self.unmatched_items += fetched.unmatched
-        rows = {self.endpoint.dataset: pa.concat_batches(fetched.batches)} if fetched.batches else {}
+        rows = {self.endpoint.dataset: _one_batch(fetched.batches)} if fetched.batches else {}
         yield UnitResult(endpoint=self.endpoint.name, unit_id=unit.unit_id, rows=rows, no_data=no_data,
                          errors=fetched.errors, cost=fetched.cost, requests=fetched.requests,
                          targets=len(unit.targets), done=True)
@@ -106,3 +106,9 @@ class ChunkExecutor:
         batch = flatten(self.endpoint.dataset, kept, owners, run_id=self.run_id, fetched_at=time.time(),
                         task_id=task_id)
         return batch, owners, unmatched
+
+
+def _one_batch(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """The rows of a chunk and its halves as one batch; a whole chunk's own batch as it is
+    (``concat_batches`` copies every buffer, even of a single batch)."""
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
