@@ -235,16 +235,6 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
     return columns
 
 
-def _column_encodings(schema: pa.Schema) -> dict[str, str]:
-    """Encodings chosen per column instead of plain pages: the counts of the
-    ``referring_links_*`` maps are written DELTA_BINARY_PACKED (a standard Parquet encoding every
-    reader of Parquet 2.x files decodes). They are small integers, a dozen or more a row: plain
-    pages hand zstd 8 bytes each, which cost a seventh of the write time of a bulk_pages_summary
-    file (3.54 -> 3.03 us a row, median of 7, for files 4% larger: 89.0 -> 92.4 bytes a row)."""
-    return {f"{field.name}.key_value.value": "DELTA_BINARY_PACKED" for field in schema
-            if pa.types.is_map(field.type) and pa.types.is_integer(field.type.item_type)}
-
-
 def _statistics_columns(schema: pa.Schema) -> list[str]:
     """Columns worth min/max statistics: the flat ones. Statistics of map keys and list items
     prune nothing and cost about a quarter of the write time of a bulk_pages_summary file."""
@@ -265,7 +255,6 @@ class _OpenFile:
                 str(self.temp), schema, compression=COMPRESSION,
                 compression_level=compression_level,
                 use_dictionary=_dictionary_columns(schema),
-                column_encoding=_column_encodings(schema),
                 write_statistics=_statistics_columns(schema))
         except (OSError, pa.ArrowException) as exc:
             self._fail(exc)

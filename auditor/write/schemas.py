@@ -313,10 +313,10 @@ _REFERENCE_INTRO = """\
   run started; it exists only as the directory name, so readers that understand Hive
   partitioning (DuckDB, Spark, BigQuery, `pyarrow.dataset(..., partitioning="hive")`) add it as
   a column. A resumed run keeps its `run_date`.
-* Encodings are standard Parquet ones that every current reader decodes: dictionary pages for
-  low-cardinality strings (types, ids, the keys of the `referring_links_*` maps, the items of
-  string lists), `DELTA_BINARY_PACKED` for the counts of those maps, plain pages for the rest;
-  data pages v1; min/max statistics on the flat columns.
+* Only the Parquet encodings every reader decodes: dictionary pages for low-cardinality strings
+  (types, ids, the keys of the `referring_links_*` maps, the items of string lists), plain pages
+  for the rest, data pages v1 (no `DELTA_*` or `BYTE_STREAM_SPLIT` encodings, which several
+  query engines cannot read yet); min/max statistics on the flat columns.
 * A file appears under its final name only when it is complete and its rows are recorded as
   committed; hidden `.part-*.parquet.tmp` files are work in progress and are skipped by query
   engines. After an interrupted run is resumed, every unit of work's rows are present exactly
