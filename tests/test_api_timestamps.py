@@ -8,6 +8,7 @@ says None and flatten uses the reference, so every form still gives the same row
 from __future__ import annotations
 
 import importlib
+import struct
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -112,3 +113,6 @@ def test_the_c_pass_checks_its_buffers() -> None:
         columnar._columnar.api_timestamps(validity, offsets, data, 0, 2)  # one row only
     with pytest.raises(ValueError):
         columnar._columnar.api_timestamps(validity, offsets, b"2019", 0, 1)  # text too short
+    backwards = struct.pack("<3i", 0, 26, 10)  # the second row would end before it starts
+    with pytest.raises(ValueError):
+        columnar._columnar.api_timestamps(None, backwards, data, 0, 2)

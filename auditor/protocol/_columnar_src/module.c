@@ -236,11 +236,6 @@ static PyObject *py_api_timestamps(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "buffers too short for the rows asked for");
         goto done;
     }
-    const int32_t *offs = offsets.buf;
-    if (n && (offs[offset] < 0 || offs[offset + n] > text.len)) {
-        PyErr_SetString(PyExc_ValueError, "offsets past the end of the text");
-        goto done;
-    }
     PyObject *values = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     PyObject *valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
     if (values == NULL || valid == NULL) {
@@ -248,10 +243,14 @@ static PyObject *py_api_timestamps(PyObject *module, PyObject *args)
         Py_XDECREF(valid);
         goto done;
     }
-    Py_ssize_t nulls = api_timestamps(validity.buf, offs, text.buf, offset, n,
+    Py_ssize_t nulls = api_timestamps(validity.buf, offsets.buf, text.buf, text.len, offset, n,
                                       (int64_t *)PyBytes_AS_STRING(values),
                                       (unsigned char *)PyBytes_AS_STRING(valid));
-    if (nulls < 0) {
+    if (nulls == -2) {
+        Py_DECREF(values);
+        Py_DECREF(valid);
+        PyErr_SetString(PyExc_ValueError, "offsets outside the text");
+    } else if (nulls < 0) {
         Py_DECREF(values);
         Py_DECREF(valid);
         result = Py_NewRef(Py_None);

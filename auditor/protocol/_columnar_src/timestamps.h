@@ -56,18 +56,20 @@ static int api_timestamp(const unsigned char *text, Py_ssize_t n, int64_t *micro
 }
 
 /* Rows [offset, offset + n) of an Arrow string array (validity bitmap or NULL, int32 offsets,
- * text): each one's microseconds into values[], and its validity into valid[] (blank text is a
- * null, as in flatten). Returns the number of nulls, or -1 when a value is not in the API's
- * form. */
+ * text of text_len bytes): each one's microseconds into values[], and its validity into valid[]
+ * (blank text is a null, as in flatten). Returns the number of nulls, -1 when a value is not in
+ * the API's form, -2 when an offset points outside the text. */
 static Py_ssize_t api_timestamps(const unsigned char *validity, const int32_t *offsets,
-                                 const unsigned char *text, Py_ssize_t offset, Py_ssize_t n,
-                                 int64_t *values, unsigned char *valid)
+                                 const unsigned char *text, Py_ssize_t text_len, Py_ssize_t offset,
+                                 Py_ssize_t n, int64_t *values, unsigned char *valid)
 {
     Py_ssize_t nulls = 0;
     memset(valid, 0, (size_t)(n + 7) / 8);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t row = offset + i;
         int32_t start = offsets[row], end = offsets[row + 1];
+        if (start < 0 || end < start || end > text_len)
+            return -2;
         values[i] = 0;
         if ((validity && !(validity[row >> 3] >> (row & 7) & 1)) || start == end) {
             nulls++;
