@@ -16,35 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(_libc() is None, reason="glibc only")
 
-# In a fresh interpreter: free forty 1 MiB blocks that lie among small objects that stay, then
-# print the resident MB before freeing, after freeing, and after give_back().
-SCRIPT = """
-import gc
-from auditor.memory import give_back, tune_allocator
-
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
-
-tune_allocator()
-blocks, keep = [], []
-for i in range(40):
-    blocks.append(bytearray(1 << 20))
-    keep.append(bytearray(1000))  # long-lived, between the blocks (past pymalloc: from malloc)
-before = rss_mb()
-del blocks
-gc.collect()
-freed = rss_mb()
-give_back()
-print(before, freed, rss_mb())
-"""
-
-
-# The same with six 1 MiB blocks at the top of the heap (malloc-ed last, freed last-first; ctypes,
-# so that nothing else is allocated after them): what glibc trims by itself when they are freed,
-# unless told to keep it.
-TOP_OF_HEAP = """
+# Run in a fresh interpreter: allocate, print the resident MB before freeing, after freeing, and
+# after give_back().
+_MEASURE = """
 import ctypes
+import gc
 from auditor.memory import _libc, give_back, tune_allocator
 
 def rss_mb():
@@ -52,19 +28,39 @@ def rss_mb():
         return int(f.read().split()[1]) * 4096 / 2**20
 
 tune_allocator()
+{allocate}
+before = rss_mb()
+{free}
+freed = rss_mb()
+give_back()
+print(before, freed, rss_mb())
+"""
+
+# Forty 1 MiB blocks that lie among small objects that stay.
+SCRIPT = _MEASURE.format(allocate="""
+blocks, keep = [], []
+for i in range(40):
+    blocks.append(bytearray(1 << 20))
+    keep.append(bytearray(1000))  # long-lived, between the blocks (past pymalloc: from malloc)
+""", free="""
+del blocks
+gc.collect()
+""")
+
+# Six 1 MiB blocks at the top of the heap (malloc-ed last, freed last-first; ctypes, so that
+# nothing else is allocated after them): what glibc trims by itself when they are freed, unless
+# told to keep it.
+TOP_OF_HEAP = _MEASURE.format(allocate="""
 libc = _libc()
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 blocks = [libc.malloc(1 << 20) for i in range(6)]
 for block in blocks:
     ctypes.memset(block, 1, 1 << 20)
-before = rss_mb()
+""", free="""
 for block in reversed(blocks):
     libc.free(block)
-freed = rss_mb()
-give_back()
-print(before, freed, rss_mb())
-"""
+""")
 
 
 def _run(env_extra: dict[str, str], script: str = SCRIPT) -> tuple[float, float, float]:
