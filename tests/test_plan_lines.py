@@ -7,6 +7,7 @@ domain ids, whichever way it runs.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -181,6 +182,25 @@ def test_the_c_function_passes_on_errors_other_than_invalid_target() -> None:
         _fastpath.normalise([b"example.com"], state)
     with pytest.raises(TypeError, match="3-tuple"):
         _fastpath.normalise(["ex%ample.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10))
+
+
+@needs_compiled
+def test_the_c_path_reads_keys_exactly() -> None:
+    """Keys below 2**64 are taken as they are (the largest included); any other value raises, as
+    the Python path's numpy conversion does."""
+    table = suffix_rules().table
+
+    def state(key: object) -> tuple[object, ...]:
+        return ({}, _check_host, normalise_with_domain, InvalidTarget, {}, lambda b: key, table, 10)
+
+    for key in (0, 1, 2**63, 2**64 - 1):
+        keys = _fastpath.normalise(["example.com"], state(key))[2]
+        assert np.frombuffer(keys, dtype=np.uint64).tolist() == [key]
+    for bad in (-1, 2**64, 2**70):
+        with pytest.raises(OverflowError):
+            _fastpath.normalise(["example.com"], state(bad))
+    with pytest.raises(TypeError):
+        _fastpath.normalise(["example.com"], state("1"))
 
 
 @needs_compiled

@@ -79,7 +79,14 @@ static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, P
     Py_DECREF(bytes);
     if (key == NULL)
         return -1;
-    uint64_t k = PyLong_AsUnsignedLongLong(key);
+    /* An int in [0, 2**64) is read by its low 64 bits: PyLong_AsUnsignedLongLong would go through
+     * _PyLong_AsByteArray, a sixth of this function's instructions. Anything else still goes
+     * the exact way, which raises as the Python path does. */
+    uint64_t k;
+    if (PyLong_CheckExact(key) && _PyLong_Sign(key) >= 0 && _PyLong_NumBits(key) <= 64)
+        k = PyLong_AsUnsignedLongLongMask(key);
+    else
+        k = PyLong_AsUnsignedLongLong(key);
     Py_DECREF(key);
     if (k == (uint64_t)-1 && PyErr_Occurred())
         return -1;
