@@ -6,6 +6,8 @@ import base64
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.errors import (
     CongestedError,
@@ -21,7 +23,7 @@ from auditor.errors import (
 from auditor.protocol.envelope import parse_envelope, single_task
 from auditor.protocol.filters import FilterError, validate_filters, validate_order_by
 from auditor.protocol.gateways import GATEWAYS, Connection, build_request, credentials_from_env
-from auditor.protocol.matching import match_items, match_key
+from auditor.protocol.matching import _match_one_by_one, _match_urls, match_items, match_key
 from auditor.protocol.status import Action, action_for, action_for_http
 
 
@@ -175,6 +177,35 @@ class TestMatching:
         assert owners == ["https://c.com/page", "b.com", "https://a.com/"]
         assert kept[0]["url"] == "https://c.com/page/"
         assert unmatched == 1
+
+    @given(st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x/",
+                                     "https://c.com/x", "C.com", None, 7]), max_size=8),
+           st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x", "c.com"]),
+                    max_size=5, unique=True))
+    def test_the_set_check_agrees_with_matching_one_by_one(self, urls: list[object],
+                                                           targets: list[str]) -> None:
+        """The shortcut for answers whose urls are all targets as sent, each once, gives what
+        matching them one by one gives, whatever the answer."""
+        rows, owners, unmatched = _match_urls(urls, targets)
+        assert (list(rows), owners, unmatched) == _match_one_by_one(urls, targets, set(targets))
+
+    def test_the_set_check_takes_only_exact_single_urls(self) -> None:
+        targets = ["a.com", "https://c.com/x"]
+        assert _match_urls(["https://c.com/x", "a.com"], targets) == (range(2), ["https://c.com/x", "a.com"], 0)
+        assert _match_urls(["a.com", "a.com"], targets) == ([0], ["a.com"], 0)  # a repeat: dropped
+        assert _match_urls(["a.com", None], targets) == ([0], ["a.com"], 1)
+        assert _match_urls([["a.com"], "a.com"], targets) == ([1], ["a.com"], 1)  # unhashable: unmatched
+        assert _match_urls(["https://c.com/x/"], targets) == ([0], ["https://c.com/x"], 0)
+
+    def test_scanned_items_in_order_are_kept_without_a_copy(self) -> None:
+        import pyarrow as pa
+
+        from auditor.protocol.items import ItemColumns
+        items = ItemColumns("bulk_pages_summary", pa.record_batch({"url": ["a.com", "b.com"]}))
+        kept, owners, unmatched = match_items(items, ["b.com", "a.com"])
+        assert kept is items and owners == ["a.com", "b.com"] and unmatched == 0
+        kept, owners, _ = match_items(items, ["b.com"])
+        assert kept.batch.column("url").to_pylist() == ["b.com"] and owners == ["b.com"]
 
 
 def test_a_cost_that_is_not_a_number_is_a_malformed_answer() -> None:

@@ -34,7 +34,8 @@ class ItemColumns:
 
     def take(self, rows: Sequence[int]) -> ItemColumns:
         """These rows, in this order."""
-        if len(rows) == len(self) and all(i == row for i, row in enumerate(rows)):
+        if rows == range(len(self)) or (
+                len(rows) == len(self) and all(i == row for i, row in enumerate(rows))):
             return self
         if not rows:  # (an empty list would be taken for an array of nulls)
             return ItemColumns(self.dataset, self.batch.slice(0, 0))
