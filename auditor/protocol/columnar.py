@@ -3,7 +3,8 @@
 The items of a bulk answer are most of its bytes, and turning them into Python objects (dicts or
 :mod:`auditor.protocol.typed` structs) and those back into Arrow columns was most of a run's CPU.
 The C scanner (``_columnar_src/``) reads an answer once and appends each item value to the Arrow
-buffers of its column, which are then wrapped as arrays without copying: :func:`decode_answer`
+buffers of its column, which pyarrow then takes over without a copy, in one import through the
+Arrow C data interface (``_columnar_src/arrow.h``): :func:`decode_answer`
 for a whole one-task answer (what runs use, through :func:`auditor.protocol.typed.typed_parser`),
 :func:`decode_items` for the JSON array of a result's items alone. The layout comes from the
 declared schema (:mod:`auditor.write.schemas`), like the typed structs': one column per item
@@ -177,40 +178,15 @@ def api_timestamps(text: pa.Array, type_: pa.DataType) -> pa.Array | None:
     return pa.Array.from_buffers(type_, len(text), [_buffer(valid), pa.py_buffer(values)], nulls)
 
 
-def _columns(dataset: str, plan: _Layout, rows: int, columns: tuple[Any, ...]) -> ItemColumns:
-    arrays = [_array(kind, type_, rows, buffers)
-              for (_, kind, _), type_, buffers in zip(plan.specs, plan.types, columns, strict=True)
-              if kind != _OBJECT]
-    return ItemColumns(dataset, pa.RecordBatch.from_arrays(arrays, schema=plan.schema))
+def _columns(dataset: str, plan: _Layout, rows: int, exported: tuple[Any, int]) -> ItemColumns:
+    """The scanner's columns, exported as one Arrow C data interface struct array (``exported``:
+    the capsule that owns it until it is imported, and its address), as a record batch: one
+    import, no copy."""
+    batch = pa.RecordBatch._import_from_c(exported[1], plan.schema)
+    if batch.num_rows != rows:  # the layout and the scanner disagree: a bug, not an answer
+        raise AssertionError(f"{dataset}: scanned {rows} rows, imported {batch.num_rows}")
+    return ItemColumns(dataset, batch)
 
 
 def _buffer(data: bytes | None) -> pa.Buffer | None:
     return None if data is None else pa.py_buffer(data)
-
-
-def _strings(n: int, offsets: bytes, data: bytes, nulls: int = 0,
-             validity: bytes | None = None) -> pa.Array:
-    return pa.Array.from_buffers(_STRING, n, [_buffer(validity), pa.py_buffer(offsets),
-                                              pa.py_buffer(data)], nulls)
-
-
-def _array(kind: int, type_: pa.DataType, n: int, buffers: tuple[Any, ...]) -> pa.Array:
-    nulls, validity = buffers[0], _buffer(buffers[1])
-    if kind == _INT:
-        return pa.Array.from_buffers(_INT64, n, [validity, pa.py_buffer(buffers[2])], nulls)
-    if kind == _BOOL:
-        return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(buffers[2])], nulls)
-    if kind == _TEXT:
-        return _strings(n, buffers[2], buffers[3], nulls, buffers[1])
-    if kind == _MAP:
-        offsets, key_offsets, key_data, entries, value_nulls, value_validity, values = buffers[2:]
-        keys = _strings(entries, key_offsets, key_data)
-        items = pa.Array.from_buffers(_INT64, entries, [_buffer(value_validity),
-                                                        pa.py_buffer(values)], value_nulls)
-        pairs = pa.StructArray.from_arrays([keys, items], fields=[type_.key_field, type_.item_field])
-        return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(offsets)], nulls,
-                                     children=[pairs])
-    offsets, element_offsets, element_data, elements = buffers[2:]
-    values = _strings(elements, element_offsets, element_data)
-    return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(offsets)], nulls,
-                                 children=[values])

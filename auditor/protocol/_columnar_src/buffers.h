@@ -87,7 +87,7 @@ static inline int bit_put(Buf *b, Py_ssize_t index, int value)
 }
 
 /* The buffer's bytes as a new bytes object. */
-static PyObject *bytes_of(const Buf *b)
+static inline PyObject *bytes_of(const Buf *b)
 {
     return PyBytes_FromStringAndSize(b->len ? b->data : "", (Py_ssize_t)b->len);
 }

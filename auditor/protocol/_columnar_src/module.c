@@ -1,8 +1,8 @@
 /*
  * auditor.protocol._columnar: an answer's result items, scanned straight into Arrow buffers.
  *
- * decode(buffer, layout) -> (rows, columns) | None
- * decode_answer(body, layout) -> (spans..., results, spans..., (rows, columns)) | None
+ * decode(buffer, layout) -> (rows, (capsule, address)) | None
+ * decode_answer(body, layout) -> (spans..., results, spans..., (rows, (capsule, address))) | None
  *
  * decode() reads `buffer`, the raw JSON value of `result.items` (any bytes-like object);
  * decode_answer() reads a whole answer with one task and at most one result (answer.h), its
@@ -12,18 +12,11 @@
  * index of the OBJECT column a child belongs to, or -1 for a field of the item itself. Children
  * come after their parent.
  *
- * The result is one tuple per column, in layout order (None for an OBJECT column, whose children
- * carry its data), with the Arrow buffers as bytes:
- *
- *   INT64   (nulls, validity, values)
- *   BOOL    (nulls, validity, values)              values: a bitmap
- *   STRING  (nulls, validity, offsets, data)
- *   MAP     (nulls, validity, offsets, key_offsets, key_data, entries, value_nulls,
- *            value_validity, values)                map<string, int64>
- *   LIST    (nulls, validity, offsets, element_offsets, element_data, elements)
- *                                                   list<string>, elements never null
- *
- * validity is None when nulls is 0; offsets are int32, little-endian as the machine's.
+ * The columns come back as one Arrow C data interface struct array at `address` (arrow.h): its
+ * children are the layout's columns but OBJECT ones (whose children carry their data), in
+ * layout order, the buffers the scanner built, not copied. The capsule owns it until
+ * pyarrow imports it (RecordBatch._import_from_c with the layout's schema); the array is freed
+ * with the capsule if it never is, and with its last Arrow buffer if it is.
  *
  * None means "not like this": the scanner declines anything it does not decode exactly as the
  * reference path would (auditor/protocol/envelope.py, then auditor/write/flatten.py), and the
@@ -39,58 +32,39 @@
  * checked to be valid JSON).
  */
 #include "answer.h"
+#include "arrow.h"
 #include "timestamps.h"
 
 /* --- Python ---------------------------------------------------------------------------------- */
 
-/* The bitmap as bytes covering exactly `n` bits, or None when nothing is null. */
-static PyObject *validity_of(Buf *b, Py_ssize_t n, Py_ssize_t nulls)
+/* The capsule that owns an exported batch until pyarrow has imported it (which moves it out,
+ * leaving release NULL); one never imported is released here. */
+static const char BATCH_CAPSULE[] = "auditor._columnar.batch";
+
+static void free_batch(PyObject *capsule)
 {
-    if (nulls == 0)
-        Py_RETURN_NONE;
-    if (bit_put(b, n ? n - 1 : 0, 0) != OK)
-        return PyErr_NoMemory();
-    return PyBytes_FromStringAndSize(b->data, (Py_ssize_t)((n + 7) / 8));
+    struct ArrowArray *batch = PyCapsule_GetPointer(capsule, BATCH_CAPSULE);
+    if (batch != NULL) {
+        release_array(batch);
+        free(batch);
+    }
 }
 
-static PyObject *column_result(Column *c, Py_ssize_t rows)
+/* (capsule, address) of the columns exported as one struct array (arrow.h). */
+static PyObject *batch_of(Column *columns, int n_columns, Py_ssize_t rows)
 {
-    PyObject *validity = validity_of(&c->validity, rows, c->nulls), *out = NULL;
-    if (validity == NULL)
+    struct ArrowArray *batch = malloc(sizeof *batch);
+    if (batch == NULL || export_batch(batch, columns, n_columns, rows) != OK) {
+        free(batch);
+        return PyErr_NoMemory();
+    }
+    PyObject *capsule = PyCapsule_New(batch, BATCH_CAPSULE, free_batch);
+    if (capsule == NULL) {
+        release_array(batch);
+        free(batch);
         return NULL;
-    switch (c->kind) {
-    case KIND_INT64:
-        out = Py_BuildValue("(nON)", c->nulls, validity, bytes_of(&c->values));
-        break;
-    case KIND_BOOL:
-        if (bit_put(&c->values, rows ? rows - 1 : 0, 0) != OK) {
-            PyErr_NoMemory();
-            break;
-        }
-        out = Py_BuildValue("(nOy#)", c->nulls, validity, c->values.data,
-                            (Py_ssize_t)((rows + 7) / 8));
-        break;
-    case KIND_STRING:
-        out = Py_BuildValue("(nONN)", c->nulls, validity, bytes_of(&c->offsets), bytes_of(&c->data));
-        break;
-    case KIND_MAP: {
-        PyObject *value_validity = validity_of(&c->child_validity, c->children, c->child_nulls);
-        if (value_validity == NULL)
-            break;
-        out = Py_BuildValue("(nONNNnnNN)", c->nulls, validity, bytes_of(&c->offsets),
-                            bytes_of(&c->child_offsets), bytes_of(&c->data), c->children,
-                            c->child_nulls, value_validity, bytes_of(&c->child_values));
-        break;
     }
-    case KIND_LIST:
-        out = Py_BuildValue("(nONNNn)", c->nulls, validity, bytes_of(&c->offsets),
-                            bytes_of(&c->child_offsets), bytes_of(&c->data), c->children);
-        break;
-    default:
-        out = Py_NewRef(Py_None);
-    }
-    Py_DECREF(validity);
-    return out;
+    return Py_BuildValue("(NK)", capsule, (unsigned long long)(uintptr_t)batch);
 }
 
 /* Read the layout into columns; -1 with a Python exception when it is malformed. */
@@ -184,15 +158,9 @@ static PyObject *run(PyObject *args, const char *format, int whole_answer)
         result = Py_NewRef(Py_None);
         goto done;
     }
-    columns_out = PyTuple_New(n_columns);
+    columns_out = batch_of(columns, n_columns, s.rows);
     if (columns_out == NULL)
         goto done;
-    for (int i = 0; i < n_columns; i++) {
-        PyObject *column = column_result(&columns[i], s.rows);
-        if (column == NULL)
-            goto done;
-        PyTuple_SET_ITEM(columns_out, i, column);
-    }
     if (!whole_answer)
         result = Py_BuildValue("(nO)", s.rows, columns_out);
     else
