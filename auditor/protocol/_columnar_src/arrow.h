@@ -111,10 +111,17 @@ static struct ArrowArray *child_init(struct ArrowArray *parent, int64_t index, i
     return child;
 }
 
-/* Buffer `i` of `array` is `b`'s memory, which the array now owns (b is left empty). */
+/* Buffer `i` of `array` is `b`'s memory, which the array now owns (b is left empty). What the
+ * buffer grew by but did not fill is given back first (in place: a shrinking realloc does not
+ * copy): the batch is kept until its row group is written, a few dozen answers later. */
 static void give_buffer(struct ArrowArray *array, int i, Buf *b)
 {
     Owned *owned = array->private_data;
+    if (b->data != NULL && b->cap - b->len > 256) {
+        char *fitted = realloc(b->data, b->len ? b->len : 1);
+        if (fitted != NULL)
+            b->data = fitted;
+    }
     owned->buffers[i] = b->data != NULL ? b->data : (const void *)EMPTY_BUFFER;
     owned->owned[i] = b->data;
     b->data = NULL;
