@@ -5,7 +5,7 @@
 and the headers it includes, one part of the scanner each.
 
 ``auditor.targets._fastpath`` normalises target lines in batches for the planner (see
-``auditor/targets/batch.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
+``auditor/plan/lines.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
 scanner's byte buffers.
 
 Both are optional: without a C compiler the install still succeeds, and the pure-Python paths
