@@ -145,6 +145,16 @@ static void give_strings(struct ArrowArray *array, Buf *offsets, Buf *data)
     give_buffer(array, 2, data);
 }
 
+/* Child `index` of `parent`: the strings of column c's map keys or list elements. */
+static int give_child_strings(struct ArrowArray *parent, int64_t index, Column *c)
+{
+    struct ArrowArray *strings = child_init(parent, index, c->children, 0, 3, 0);
+    if (strings == NULL)
+        return NO_MEMORY;
+    give_strings(strings, &c->child_offsets, &c->data);
+    return OK;
+}
+
 static int export_column(struct ArrowArray *parent, int64_t index, Column *c, Py_ssize_t rows)
 {
     int n_buffers = c->kind == KIND_STRING ? 3 : 2;
@@ -169,23 +179,17 @@ static int export_column(struct ArrowArray *parent, int64_t index, Column *c, Py
         struct ArrowArray *entries = child_init(array, 0, c->children, 0, 1, 2);
         if (entries == NULL)
             return NO_MEMORY;
-        struct ArrowArray *keys = child_init(entries, 0, c->children, 0, 3, 0);
-        struct ArrowArray *values = keys ? child_init(entries, 1, c->children, c->child_nulls, 2, 0) : NULL;
+        TRY(give_child_strings(entries, 0, c)); /* the keys */
+        struct ArrowArray *values = child_init(entries, 1, c->children, c->child_nulls, 2, 0);
         if (values == NULL)
             return NO_MEMORY;
-        give_strings(keys, &c->child_offsets, &c->data);
         TRY(give_validity(values, &c->child_validity, c->children, c->child_nulls));
         give_buffer(values, 1, &c->child_values);
         return OK;
     }
-    case KIND_LIST: {
+    case KIND_LIST:
         give_buffer(array, 1, &c->offsets);
-        struct ArrowArray *elements = child_init(array, 0, c->children, 0, 3, 0);
-        if (elements == NULL)
-            return NO_MEMORY;
-        give_strings(elements, &c->child_offsets, &c->data);
-        return OK;
-    }
+        return give_child_strings(array, 0, c); /* the elements */
     }
     return DECLINE; /* not reached: OBJECT columns are not exported */
 }
