@@ -238,12 +238,14 @@ done:
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
-     "decode(buffer, layout) -> (rows, columns) | None\n\n"
+     "decode(buffer, layout) -> (rows, (capsule, address)) | None\n\n"
      "Scan the JSON array of result items in `buffer` into Arrow buffers, one column per\n"
-     "(key, kind, parent) entry of `layout`; None when the items are not exactly as declared."},
+     "(key, kind, parent) entry of `layout` (OBJECT entries but through their children), and\n"
+     "export them as one Arrow C data interface struct array at `address`, owned by `capsule`\n"
+     "until pyarrow imports it; None when the items are not exactly as declared."},
     {"decode_answer", decode_answer, METH_VARARGS,
      "decode_answer(body, layout) -> (status_code, task_id, task_status_code, task_cost,\n"
-     "    task_data, results, total_count, search_after_token, (rows, columns)) | None\n\n"
+     "    task_data, results, total_count, search_after_token, (rows, (capsule, address))) | None\n\n"
      "A whole answer with one task and at most one result: the (start, end) offsets of the\n"
      "values named (None where absent), `results` -1 (null or absent), 0 or 1, and the result's\n"
      "items scanned as decode() scans them (no rows without a result). None: not like that."},
