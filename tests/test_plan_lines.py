@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from test_normalise import CORPUS, any_text
 
 from auditor.plan import dedup
+from auditor.plan import lines as lines_module
 from auditor.plan.lines import BatchNormaliser
 from auditor.targets.domains import suffix_rules
 from auditor.targets.normalise import MAX_TARGET_LENGTH, InvalidTarget, clear_caches, normalise_with_domain
@@ -175,13 +176,13 @@ def test_the_c_function_passes_on_errors_other_than_invalid_target() -> None:
         raise KeyError(text)
 
     table = suffix_rules().table
-    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10)
+    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10, _fastpath.HostMemo(10))
     with pytest.raises(KeyError):
         _fastpath.normalise(["bücher.de"], state)  # not ASCII: the reference is called
     with pytest.raises(TypeError, match="must be str"):
         _fastpath.normalise([b"example.com"], state)
     with pytest.raises(TypeError, match="3-tuple"):
-        _fastpath.normalise(["ex%ample.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10))
+        _fastpath.normalise(["ex%ample.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10, _fastpath.HostMemo(10)))
 
 
 @needs_compiled
@@ -191,7 +192,7 @@ def test_the_c_path_reads_keys_exactly() -> None:
     table = suffix_rules().table
 
     def state(key: object) -> tuple[object, ...]:
-        return ({}, _check_host, normalise_with_domain, InvalidTarget, {}, lambda b: key, table, 10)
+        return ({}, _check_host, normalise_with_domain, InvalidTarget, {}, lambda b: key, table, 10, _fastpath.HostMemo(10))
 
     for key in (0, 1, 2**63, 2**64 - 1):
         keys = _fastpath.normalise(["example.com"], state(key))[2]
@@ -206,9 +207,48 @@ def test_the_c_path_reads_keys_exactly() -> None:
 @needs_compiled
 def test_the_c_path_empties_a_full_host_cache() -> None:
     cache: dict[str, tuple[str, str, str]] = {}
-    state = (cache, _check_host, normalise_with_domain, InvalidTarget, {}, dedup.key_of_bytes, suffix_rules().table, 3)
+    state = (cache, _check_host, normalise_with_domain, InvalidTarget, {}, dedup.key_of_bytes, suffix_rules().table, 3, _fastpath.HostMemo(3))
     _fastpath.normalise([f"https://site{i}.com/" for i in range(10)], state)
     assert 0 < len(cache) <= 3 and "site9.com" in cache
+
+
+@needs_compiled
+@PROPERTY_SETTINGS
+@given(st.lists(st.lists(lines, max_size=30), min_size=1, max_size=3), st.integers(1, 4))
+def test_a_small_memo_emptied_again_and_again_changes_nothing(batches: list[list[str]], capacity: int) -> None:
+    """The C path's memo of raw hosts (with their checks and domain ids) is emptied whenever it
+    holds ``capacity`` hosts: the answers stay the reference's, domain ids carried across."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lines_module, "_HOST_CACHE_SIZE", capacity)
+        _check(batches, compiled=True)
+
+
+@needs_compiled
+def test_the_memo_remembers_a_host_and_its_domain_id_for_the_normaliser() -> None:
+    """A raw host seen once is answered from the memo for the rest of the normaliser's life (the
+    host cache is not asked again); a new normaliser starts with an empty memo."""
+    clear_caches()
+    normaliser = BatchNormaliser(compiled=True)
+    first = normaliser(["https://a.example.com/x", "example.org", "https://A.example.com/y", "b.example.com/"])
+    assert first.domain_ids.tolist() == [0, 1, 0, 0]
+    assert len(normaliser._memo) == 4  # raw hosts: a.example.com, example.org, A.example.com, b.example.com
+    try:
+        _host_cache["a.example.com"] = ("", "empty_host", "made up")
+        again = normaliser(["https://a.example.com/z", "example.org/"])
+        assert again.targets.to_pylist() == ["https://a.example.com/z", "example.org"]
+        assert again.domain_ids.tolist() == [0, 1] and again.rejects == []
+        fresh = BatchNormaliser(compiled=True)(["https://a.example.com/z"])
+        assert [(exc.reason, exc.message) for _, exc in fresh.rejects] == [("empty_host", "made up")]
+    finally:
+        clear_caches()
+
+
+@needs_compiled
+def test_a_memo_holds_at_least_one_host() -> None:
+    for capacity in (0, -1, 2**24 + 1):
+        with pytest.raises(ValueError, match="capacity"):
+            _fastpath.HostMemo(capacity)
+    assert len(_fastpath.HostMemo(1)) == 0
 
 
 @pytest.mark.parametrize("compiled", WAYS)

@@ -60,6 +60,9 @@ class BatchNormaliser:
             raise RuntimeError("the compiled fast path (auditor.targets._fastpath) is not built")
         self.domain_ids: dict[str, int] = {}
         self._compiled = compiled
+        # The C path's own memo of raw hosts, with their checks and domain ids: it goes with
+        # domain_ids, so it lives as long as this normaliser (see _fastpath.c).
+        self._memo = _fastpath.HostMemo(_HOST_CACHE_SIZE) if compiled else None
 
     def __call__(self, texts: list[str]) -> NormalisedBatch:
         """The batch ``texts`` (lines as read), normalised."""
@@ -69,7 +72,7 @@ class BatchNormaliser:
 
     def _in_c(self, texts: list[str]) -> NormalisedBatch:
         state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
-                 dedup.key_of_bytes, suffix_rules().table, _HOST_CACHE_SIZE)
+                 dedup.key_of_bytes, suffix_rules().table, _HOST_CACHE_SIZE, self._memo)
         offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
         n = len(texts) - len(rejects)
         targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])

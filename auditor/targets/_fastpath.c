@@ -4,7 +4,7 @@
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  *
  * `texts` is a list of str (lines as read); `state` the tuple (host_cache, host_info, normalise,
- * invalid, domain_ids, key_of, suffixes, cache_size) that auditor/plan/lines.py builds:
+ * invalid, domain_ids, key_of, suffixes, cache_size, memo) that auditor/plan/lines.py builds:
  *
  *   host_cache   dict raw host -> (host, bare host, registrable domain), read and filled here
  *   host_info    callable raw host -> that tuple, or ("", reason, message); fills host_cache
@@ -14,6 +14,7 @@
  *   key_of       auditor.plan.dedup.key_of_bytes: the planner's 64-bit key of a target's UTF-8
  *   suffixes     SuffixRules.table (auditor/targets/domains.py)
  *   cache_size   how many hosts host_cache holds before it is emptied
+ *   memo         a HostMemo (below) that goes with domain_ids: one per BatchNormaliser
  *
  * The result: the accepted targets as an Arrow string array's buffers (offsets: int32, data), their
  * keys (uint64) and domain ids (int32) as bytes, and the rejected lines as a list of
@@ -35,9 +36,129 @@ enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 
 static unsigned char STRIP[128]; /* the ASCII part of normalise.py's _STRIP */
 
+/* HostMemo: the raw hosts of one BatchNormaliser's lines, each with its host check's tuple (as
+ * host_cache gave it) and its registrable domain's id (as domain_ids gave it), in a table of our
+ * own. A heavy-tailed list repeats hosts: a line whose raw host is remembered costs a hash of its
+ * bytes and a comparison, instead of a str built for the host, its SipHash and two dictionary
+ * look-ups (a third of this file's instructions a line, callgrind). The answers are the same:
+ * the tuple is what host_cache held or host_info returned for that host, a pure function of it,
+ * and a domain's id never changes once domain_ids has given it. A memo lives as long as its
+ * normaliser (one planning window) and is emptied when it holds `capacity` hosts. */
+typedef struct {
+    uint64_t hash;
+    size_t key_at, key_len; /* the raw host's bytes in the arena */
+    PyObject *info;         /* the (host, bare, registrable) tuple; a strong reference */
+    int32_t domain_id;      /* -1 until a target of this host has been accepted */
+} MemoEntry;
+
+typedef struct {
+    PyObject_HEAD
+    MemoEntry *slots; /* open addressing, linear probing; NULL until first used */
+    size_t mask, count, capacity;
+    Buf arena;
+} HostMemo;
+
+static uint64_t memo_hash(const unsigned char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: hosts are short */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static void memo_clear(HostMemo *m)
+{
+    if (m->slots != NULL)
+        for (size_t i = 0; i <= m->mask; i++)
+            Py_CLEAR(m->slots[i].info);
+    m->count = 0;
+    m->arena.len = 0;
+}
+
+/* The entry of raw host `s` (`n` bytes, hash `h`), or the empty slot where it would go. */
+static MemoEntry *memo_slot(HostMemo *m, const unsigned char *s, size_t n, uint64_t h)
+{
+    for (size_t i = (size_t)h & m->mask;; i = (i + 1) & m->mask) {
+        MemoEntry *e = &m->slots[i];
+        if (e->info == NULL
+            || (e->hash == h && e->key_len == n && memcmp(m->arena.data + e->key_at, s, n) == 0))
+            return e;
+    }
+}
+
+/* Remember `info` for raw host `s`; its entry, or NULL with an error set. Empties a full memo. */
+static MemoEntry *memo_put(HostMemo *m, const unsigned char *s, size_t n, uint64_t h, PyObject *info)
+{
+    if (m->slots == NULL) {
+        size_t slots = 16;
+        while (slots < 2 * m->capacity)
+            slots *= 2;
+        m->slots = calloc(slots, sizeof(MemoEntry));
+        if (m->slots == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        m->mask = slots - 1;
+    }
+    if (m->count >= m->capacity)
+        memo_clear(m);
+    size_t at = m->arena.len;
+    if (buf_append(&m->arena, s, n) != OK) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    MemoEntry *e = memo_slot(m, s, n, h);
+    *e = (MemoEntry){h, at, n, Py_NewRef(info), -1};
+    m->count++;
+    return e;
+}
+
+static PyObject *memo_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Py_ssize_t capacity;
+    static char *names[] = {"capacity", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n:HostMemo", names, &capacity))
+        return NULL;
+    if (capacity < 1 || capacity > (1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "capacity must be between 1 and 2**24");
+        return NULL;
+    }
+    HostMemo *m = (HostMemo *)type->tp_alloc(type, 0);
+    if (m != NULL)
+        m->capacity = (size_t)capacity;
+    return (PyObject *)m;
+}
+
+static void memo_dealloc(HostMemo *m)
+{
+    memo_clear(m);
+    free(m->slots);
+    free(m->arena.data);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static Py_ssize_t memo_length(HostMemo *m)
+{
+    return (Py_ssize_t)m->count; /* how many raw hosts are remembered */
+}
+
+static PySequenceMethods memo_as_sequence = {.sq_length = (lenfunc)memo_length};
+
+static PyTypeObject HostMemoType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "auditor.targets._fastpath.HostMemo",
+    .tp_basicsize = sizeof(HostMemo),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "HostMemo(capacity): the raw hosts one BatchNormaliser has seen (see _fastpath.c).",
+    .tp_new = memo_new,
+    .tp_dealloc = (destructor)memo_dealloc,
+    .tp_as_sequence = &memo_as_sequence,
+};
+
 typedef struct {
     PyObject *host_cache, *host_info, *normalise, *invalid, *domain_ids, *key_of, *suffixes;
     Py_ssize_t cache_size;
+    HostMemo *memo;
 } State;
 
 typedef struct {
@@ -57,8 +178,34 @@ static int lower_equals(const unsigned char *s, const char *lower, size_t n)
     return 1;
 }
 
-/* Append one accepted target (UTF-8 `target`, `n` bytes) with its registrable domain. */
-static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, PyObject *domain)
+/* domain_ids[domain], given the next id if it has none yet; -1 with an error set on failure. */
+static int32_t domain_id(const State *st, PyObject *domain)
+{
+    PyObject *id = PyDict_GetItemWithError(st->domain_ids, domain); /* borrowed */
+    if (id == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        id = PyLong_FromSsize_t(PyDict_GET_SIZE(st->domain_ids));
+        if (id == NULL || PyDict_SetItem(st->domain_ids, domain, id) < 0) {
+            Py_XDECREF(id);
+            return -1;
+        }
+        Py_DECREF(id); /* the dict holds it */
+    }
+    long value = PyLong_AsLong(id);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (value < 0 || value > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "domain ids must be between 0 and 2**31 - 1");
+        return -1;
+    }
+    return (int32_t)value;
+}
+
+/* Append one accepted target (UTF-8 `target`, `n` bytes) with its registrable domain, whose id
+ * is `*id` when that is not -1 (and is stored there once known, when `id` is not NULL). */
+static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, PyObject *domain,
+                  int32_t *id)
 {
     if (buf_append(&out->data, target, (size_t)n) != OK) {
         PyErr_NoMemory();
@@ -94,21 +241,14 @@ static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, P
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *id = PyDict_GetItemWithError(st->domain_ids, domain); /* borrowed */
-    if (id == NULL) {
-        if (PyErr_Occurred())
+    int32_t v = id != NULL ? *id : -1;
+    if (v < 0) {
+        v = domain_id(st, domain);
+        if (v < 0)
             return -1;
-        id = PyLong_FromSsize_t(PyDict_GET_SIZE(st->domain_ids));
-        if (id == NULL || PyDict_SetItem(st->domain_ids, domain, id) < 0) {
-            Py_XDECREF(id);
-            return -1;
-        }
-        Py_DECREF(id); /* the dict holds it */
+        if (id != NULL)
+            *id = v;
     }
-    long value = PyLong_AsLong(id);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    int32_t v = (int32_t)value;
     if (buf_append(&out->ids, &v, sizeof v) != OK) {
         PyErr_NoMemory();
         return -1;
@@ -139,7 +279,7 @@ static int by_reference(const State *st, Out *out, PyObject *text, Py_ssize_t in
         Py_ssize_t n;
         const char *target = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(result, 0), &n);
         if (target != NULL)
-            rc = accept(st, out, target, n, PyTuple_GET_ITEM(result, 1));
+            rc = accept(st, out, target, n, PyTuple_GET_ITEM(result, 1), NULL);
     } else {
         PyErr_SetString(PyExc_TypeError, "normalise() must return a (target, domain) tuple");
     }
@@ -274,6 +414,33 @@ static PyObject *host_of(const State *st, const unsigned char *raw, size_t n)
     return info;
 }
 
+/* host_of(), through the memo: a new reference to the host check's 3-tuple, with `*entry` its
+ * memo entry; or NULL (an error set, or none when the host is for Python to check). */
+static PyObject *remembered_host(const State *st, const unsigned char *raw, size_t n, MemoEntry **entry)
+{
+    HostMemo *memo = st->memo;
+    uint64_t h = memo_hash(raw, n);
+    if (memo->slots != NULL) {
+        MemoEntry *e = memo_slot(memo, raw, n, h);
+        if (e->info != NULL) {
+            *entry = e;
+            return Py_NewRef(e->info);
+        }
+    }
+    PyObject *info = host_of(st, raw, n);
+    if (info == NULL)
+        return NULL;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) {
+        PyErr_SetString(PyExc_TypeError, "host_info() must return a 3-tuple");
+        Py_DECREF(info);
+        return NULL;
+    }
+    *entry = memo_put(memo, raw, n, h, info);
+    if (*entry == NULL)
+        Py_CLEAR(info);
+    return info;
+}
+
 /* Line `index`: the fast path, or the reference. */
 static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
 {
@@ -308,14 +475,12 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
             return by_reference(st, out, text, index);
     }
 
-    PyObject *info = host_of(st, s + start, host_end - start);
+    MemoEntry *remembered = NULL;
+    PyObject *info = remembered_host(st, s + start, host_end - start, &remembered);
     if (info == NULL)
         return PyErr_Occurred() ? -1 : by_reference(st, out, text, index);
+    int32_t *id = remembered ? &remembered->domain_id : NULL;
     int rc = -1;
-    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) {
-        PyErr_SetString(PyExc_TypeError, "host_info() must return a 3-tuple");
-        goto done;
-    }
     Py_ssize_t host_n, bare_n;
     const char *host = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(info, 0), &host_n);
     const char *bare = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(info, 1), &bare_n);
@@ -334,7 +499,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
             tail_n--;
     }
     if (!*scheme && (tail_n == 0 || (tail_n == 1 && tail[0] == '/'))) {
-        rc = accept(st, out, bare, bare_n, domain); /* a domain target */
+        rc = accept(st, out, bare, bare_n, domain, id); /* a domain target */
         goto done;
     }
     if (!*scheme)
@@ -353,7 +518,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
         memcpy(w, tail, tail_n), w += tail_n;
     else
         *w++ = '/';
-    rc = accept(st, out, target, (Py_ssize_t)(w - target), domain);
+    rc = accept(st, out, target, (Py_ssize_t)(w - target), domain, id);
 done:
     Py_DECREF(info);
     return rc;
@@ -363,10 +528,12 @@ static PyObject *normalise(PyObject *self, PyObject *args)
 {
     PyObject *texts;
     State st;
-    if (!PyArg_ParseTuple(args, "O!(O!OOOO!OO!n):normalise", &PyList_Type, &texts, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "O!(O!OOOO!OO!nO!):normalise", &PyList_Type, &texts, &PyDict_Type,
                           &st.host_cache, &st.host_info, &st.normalise, &st.invalid, &PyDict_Type,
-                          &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes, &st.cache_size))
+                          &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes, &st.cache_size,
+                          &HostMemoType, &st.memo))
         return NULL;
+    Py_INCREF(st.memo); /* callbacks cannot take it away: the state tuple is ours to read only */
     Out out = {0};
     PyObject *result = NULL;
     out.rejects = PyList_New(0);
@@ -391,6 +558,7 @@ static PyObject *normalise(PyObject *self, PyObject *args)
 done:
     free(out.offsets.data), free(out.data.data), free(out.keys.data), free(out.ids.data);
     Py_XDECREF(out.rejects);
+    Py_DECREF(st.memo);
     return result;
 }
 
@@ -411,5 +579,10 @@ PyMODINIT_FUNC PyInit__fastpath(void)
 {
     for (const char *c = " \t\n\r\f\v\x1c\x1d\x1e\x1f\"'`<>,;"; *c; c++)
         STRIP[(unsigned char)*c] = 1;
-    return PyModule_Create(&module_def);
+    if (PyType_Ready(&HostMemoType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && PyModule_AddObjectRef(module, "HostMemo", (PyObject *)&HostMemoType) < 0)
+        Py_CLEAR(module);
+    return module;
 }
