@@ -173,10 +173,10 @@ class TestMatching:
         targets = ["https://a.com/", "b.com", "https://c.com/page", "d.com"]
         items = [{"url": "https://c.com/page/"}, {"url": "B.com"}, {"url": "https://a.com"},
                  {"url": "https://a.com/"}, {"url": "https://zzz.com/"}]
-        kept, owners, unmatched = match_items(items, targets)
+        kept, owners, unmatched, targets_are_urls = match_items(items, targets)
         assert owners == ["https://c.com/page", "b.com", "https://a.com/"]
         assert kept[0]["url"] == "https://c.com/page/"
-        assert unmatched == 1
+        assert unmatched == 1 and not targets_are_urls
 
     @given(st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x/",
                                      "https://c.com/x", "C.com", None, 7]), max_size=8),
@@ -202,10 +202,26 @@ class TestMatching:
 
         from auditor.protocol.items import ItemColumns
         items = ItemColumns("bulk_pages_summary", pa.record_batch({"url": ["a.com", "b.com"]}))
-        kept, owners, unmatched = match_items(items, ["b.com", "a.com"])
-        assert kept is items and owners == ["a.com", "b.com"] and unmatched == 0
-        kept, owners, _ = match_items(items, ["b.com"])
+        kept, owners, unmatched, targets_are_urls = match_items(items, ["b.com", "a.com"])
+        assert kept is items and owners == ["a.com", "b.com"] and unmatched == 0 and targets_are_urls
+        kept, owners, _, targets_are_urls = match_items(items, ["b.com"])
         assert kept.batch.column("url").to_pylist() == ["b.com"] and owners == ["b.com"]
+        assert not targets_are_urls  # "a.com" answers no target: matched one by one
+
+    @given(st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x/",
+                                     "https://c.com/x", "C.com", None]), max_size=8),
+           st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x", "c.com"]),
+                    max_size=5, unique=True))
+    def test_targets_are_urls_only_when_each_kept_url_is_its_target(self, urls: list[str | None],
+                                                                   targets: list[str]) -> None:
+        """The flag that lets a caller use the items' url column as their targets is never set
+        when a target differs from its item's url, or an item was dropped."""
+        items = [{"url": url} for url in urls]
+        kept, owners, unmatched, targets_are_urls = match_items(items, targets)
+        if targets_are_urls:
+            assert [item["url"] for item in kept] == owners and len(kept) == len(items)
+            assert unmatched == 0
+        assert targets_are_urls == (owners == urls)
 
 
 def test_a_cost_that_is_not_a_number_is_a_malformed_answer() -> None:

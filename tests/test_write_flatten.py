@@ -65,6 +65,15 @@ def test_per_row_targets_follow_the_items() -> None:
     assert batch.column("url").to_pylist() == [f"https://e.com/{i}" for i in range(3)]
 
 
+def test_targets_may_be_a_string_column_used_as_it_is() -> None:
+    """A bulk answer's own url column, when its urls are the targets as sent: no copy is made."""
+    items = [bulk_item(f"https://e.com/{i}") for i in range(3)]
+    targets = pa.array(["a", "b", "c"])
+    batch = flatten("bulk_pages_summary", items, targets, **CTX)
+    assert batch.column("target").to_pylist() == ["a", "b", "c"]
+    assert batch.column("target").buffers()[2].address == targets.buffers()[2].address
+
+
 def test_missing_keys_become_null_and_unknown_keys_are_ignored() -> None:
     item = bulk_item(brand_new_field={"x": 1})
     del item["rank"], item["referring_links_countries"]
@@ -173,7 +182,8 @@ def test_no_items_give_an_empty_batch_of_the_declared_schema() -> None:
     assert batch.num_rows == 0 and batch.schema.equals(SCHEMAS["domain_pages_summary"])
 
 
-@pytest.mark.parametrize("problem", ["targets", "null target", "naive time", "no task", "dataset"])
+@pytest.mark.parametrize("problem", ["targets", "null target", "target column", "target ints", "null in column",
+                                     "naive time", "no task", "dataset"])
 def test_caller_mistakes_are_value_errors(problem: str) -> None:
     args: dict[str, Any] = {"dataset": "bulk_pages_summary", "items": [bulk_item()],
                             "targets": ["t"], **CTX}
@@ -181,6 +191,12 @@ def test_caller_mistakes_are_value_errors(problem: str) -> None:
         args["targets"] = ["t", "u"]
     elif problem == "null target":
         args["targets"] = [None]
+    elif problem == "target column":
+        args["targets"] = pa.array(["t", "u"])
+    elif problem == "target ints":
+        args["targets"] = pa.array([1])
+    elif problem == "null in column":
+        args["targets"] = pa.array([None], pa.string())
     elif problem == "naive time":
         args["fetched_at"] = datetime(2026, 1, 1)
     elif problem == "no task":

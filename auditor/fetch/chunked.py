@@ -100,12 +100,15 @@ class ChunkExecutor:
 
     def _rows(self, items: Sequence[Any] | ItemColumns, targets: list[str], task_id: str
               ) -> tuple[pa.RecordBatch | None, list[str], int]:
-        kept, owners, unmatched = match_items(items, targets)
-        if not kept:
-            return None, owners, unmatched
-        batch = flatten(self.endpoint.dataset, kept, owners, run_id=self.run_id, fetched_at=time.time(),
-                        task_id=task_id)
-        return batch, owners, unmatched
+        matched = match_items(items, targets)
+        if not matched.items:
+            return None, matched.targets, matched.unmatched
+        owners: list[str] | pa.Array = matched.targets
+        if matched.targets_are_urls and isinstance(matched.items, ItemColumns):
+            owners = matched.items.url_column()  # the same strings, already an Arrow column
+        batch = flatten(self.endpoint.dataset, matched.items, owners, run_id=self.run_id,
+                        fetched_at=time.time(), task_id=task_id)
+        return batch, matched.targets, matched.unmatched
 
 
 def _one_batch(batches: list[pa.RecordBatch]) -> pa.RecordBatch:

@@ -30,7 +30,11 @@ class ItemColumns:
 
     def urls(self) -> list[Any]:
         """Each item's ``url`` (None where it has none)."""
-        return self.batch.column("url").to_pylist()
+        return self.url_column().to_pylist()
+
+    def url_column(self) -> pa.Array:
+        """The ``url`` column itself."""
+        return self.batch.column("url")
 
     def take(self, rows: Sequence[int]) -> ItemColumns:
         """These rows, in this order."""

@@ -9,7 +9,7 @@ are folded to one key by :func:`match_key`, and rows are joined on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 import idna
@@ -60,25 +60,34 @@ def item_urls(items: Sequence[Any] | ItemColumns) -> list[Any]:
     return items.urls() if isinstance(items, ItemColumns) else list(map(item_url, items))
 
 
-def match_items(items: Sequence[Any] | ItemColumns, targets: list[str]
-                ) -> tuple[list[Any] | ItemColumns, list[str], int]:
-    """Pair items with the targets they answer; returns (items, their targets, unmatched count).
+class Matched(NamedTuple):
+    """What :func:`match_items` made of one answer's items."""
+
+    items: list[Any] | ItemColumns  # the items kept, in the answer's order, of the kind given
+    targets: list[str]  # the target each kept item answers
+    unmatched: int  # items that answer no target
+    targets_are_urls: bool  # each kept item's ``url`` is its target as sent (so ``targets`` too)
+
+
+def match_items(items: Sequence[Any] | ItemColumns, targets: list[str]) -> Matched:
+    """Pair items with the targets they answer.
 
     ``items`` are decoded objects or scanned columns (and what is kept is of the same kind).
     The cheap exact comparisons catch nearly every item; :func:`match_key` is only computed
     for the rest. A second item for the same target is dropped (each target one row).
     """
-    rows, owners, unmatched = _match_urls(item_urls(items), targets)
-    if isinstance(items, ItemColumns):
-        return items.take(rows), owners, unmatched
-    return [items[row] for row in rows], owners, unmatched
+    urls = item_urls(items)
+    rows, owners, unmatched = _match_urls(urls, targets)
+    kept = items.take(rows) if isinstance(items, ItemColumns) else [items[row] for row in rows]
+    return Matched(kept, owners, unmatched, owners is urls)
 
 
 def _match_urls(urls: list[Any], targets: list[str]) -> tuple[Sequence[int], list[str], int]:
-    """(rows of the urls kept, their targets, how many matched no target)."""
+    """(rows of the urls kept, their targets, how many matched no target). When every url is a
+    target as sent, each once, the targets are ``urls`` itself."""
     exact = set(targets)
     if _all_exact_once(urls, exact):
-        return range(len(urls)), list(urls), 0
+        return range(len(urls)), urls, 0  # the list itself: match_items tells it by identity
     return _match_one_by_one(urls, targets, exact)
 
 

@@ -439,28 +439,31 @@ def _repeat(value: Any, type_: pa.DataType, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, type_), n)
 
 
-def _target_array(targets: Sequence[str | None] | str | None, n: int,
+def _target_array(targets: Sequence[str | None] | pa.Array | str | None, n: int,
                   field: pa.Field) -> pa.Array:
     if targets is None or isinstance(targets, str):
         arr = _repeat(targets, pa.string(), n)
     else:
         if len(targets) != n:
             raise ValueError(f"{len(targets)} targets for {n} items")
-        arr = pa.array(targets, pa.string())
+        arr = targets if isinstance(targets, pa.Array) else pa.array(targets, pa.string())
+        if arr.type != pa.string():
+            raise ValueError(f"targets must be strings, not {arr.type}")
     if arr.null_count and not field.nullable:
         raise ValueError("target must not be null")
     return arr
 
 
 def flatten(dataset: str, items: Sequence[Mapping[str, Any]] | ItemColumns,
-            targets: Sequence[str | None] | str | None, *, run_id: str, fetched_at: Moment,
+            targets: Sequence[str | None] | pa.Array | str | None, *, run_id: str, fetched_at: Moment,
             task_id: str | None) -> pa.RecordBatch:
     """Turn decoded result items of one response into a batch of ``SCHEMAS[dataset]``.
 
     ``items`` are decoded JSON objects (or :mod:`auditor.protocol.typed` structs), or the
     columns :mod:`auditor.protocol.columnar` scanned for this dataset. ``targets`` is the
-    normalised target each item answers (one per item, matched by the caller), or a single target
-    for all items; ``None`` only where the schema allows it (``backlinks_index``). For
+    normalised target each item answers (one per item, matched by the caller: a list, or a string
+    array such as the items' own ``url`` column when they are the targets as sent), or a single
+    target for all items; ``None`` only where the schema allows it (``backlinks_index``). For
     ``backlinks_index`` pass the result object itself as the item.
 
     Raises :class:`FlattenError` when an item value has the wrong type, and ``ValueError`` when
