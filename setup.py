@@ -4,8 +4,8 @@
 ``auditor/protocol/columnar.py``). Its C is in ``auditor/protocol/_columnar_src/``: ``module.c``
 and the headers it includes, one part of the scanner each.
 
-``auditor.targets._fastpath`` normalises target lines in batches for the planner (see
-``auditor/plan/lines.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
+``auditor.targets._fastpath`` splits text lists into lines and normalises target lines in
+batches for the planner (see ``auditor/targets/fastpath.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
 scanner's byte buffers.
 
 Both are optional: without a C compiler the install still succeeds, and the pure-Python paths

@@ -229,3 +229,34 @@ class _SlowPipe(io.RawIOBase):
 def test_lines_from_a_pipe_are_not_held_back_until_a_block_fills() -> None:
     batches = read._iter_text("-", io.BufferedReader(_SlowPipe()))
     assert list(next(batches).source_lines()) == [SourceLine("-", 1, "example.com")]
+
+
+# --- The compiled split of ASCII blocks against the Python one ----------------------------------
+
+ASCII_PIECES = st.sampled_from(
+    ["\r", "\n", "\r\n", "\r\r\n", "\n\r", "\r\r", "#", " #", "\t#", "#x", " ", "\t", "\x0b", "\x0c",
+     "\x1c", "\x1d", "\x1e", "\x1f", "\x00", "\x7f", "a", "example.com", "https://example.org/a#b", " # c"]
+)  # fmt: skip
+
+
+@pytest.mark.skipif(read._split_in_c is None, reason="the C fast path was not built")
+@settings(max_examples=1000, deadline=None)
+@given(block=st.lists(ASCII_PIECES, max_size=40).map("".join), number=st.integers(0, 2**40))
+def test_the_compiled_split_of_an_ascii_block_is_the_python_one(block: str, number: int) -> None:
+    assert read._split_in_c(block, number) == read._split_lines(block, number)
+
+
+@pytest.mark.skipif(read._split_in_c is None, reason="the C fast path was not built")
+def test_the_compiled_split_takes_only_ascii_text() -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        read._split_in_c("bücher.de\n", 0)
+    assert read._split_in_c("", 7) == ([], [], 1)
+    assert read._split_in_c("a.com\r\n\r\nb.com # ours\r# all\rc.com", 0) == (["a.com", "b.com", "c.com"], [1, 3, 5], 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=utf8_lists(), block_size=BLOCK_SIZES)
+def test_the_python_split_alone_reads_like_the_old_reader(data: bytes, block_size: int) -> None:
+    """Without the compiled split (not built, or AUDITOR_NORMALISER=python)."""
+    with mock.patch.object(read, "_split_in_c", None):
+        assert _new(data, block_size) == _old(data)

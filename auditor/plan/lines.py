@@ -16,7 +16,6 @@ lines at once, as Arrow and numpy arrays rather than Python objects per line:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,13 +29,8 @@ from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 # the other, as normalise_with_domain does.
 from auditor.targets.normalise import _HOST_CACHE_SIZE, _host_cache, _host_info
 
-try:
-    from auditor.targets import _fastpath
-except ImportError:  # built without a C compiler
-    _fastpath = None  # type: ignore[assignment]
-
-COMPILED = _fastpath is not None and os.environ.get("AUDITOR_NORMALISER", "compiled") == "compiled"
-"""Whether batches are normalised by the compiled fast path (built, and not turned off)."""
+from auditor.targets.fastpath import COMPILED
+from auditor.targets.fastpath import fastpath as _fastpath
 
 
 @dataclass(frozen=True)

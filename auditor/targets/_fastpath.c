@@ -1,5 +1,7 @@
 /*
- * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids.
+ * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; and
+ * an ASCII block of a text list split into lines (split_lines, at the end: read.py's
+ * _split_lines in one pass).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  *
@@ -562,11 +564,109 @@ done:
     return result;
 }
 
+/* Python's str.isspace() for an ASCII character (what str.strip() removes). */
+static int is_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* One physical line s[0:n], stripped and without its comment (read.py's _comment_free when
+ * `comments`): appended to `texts` with its number when anything is left. */
+static int keep_line(PyObject *texts, PyObject *numbers, const char *s, size_t n, int comments,
+                     Py_ssize_t number)
+{
+    while (n && is_space((unsigned char)s[0]))
+        s++, n--;
+    while (n && is_space((unsigned char)s[n - 1]))
+        n--;
+    if (comments && n && memchr(s, '#', n) != NULL) {
+        if (s[0] == '#')
+            n = 0;
+        for (const char *marker = " #"; n && *marker; marker = marker[0] == ' ' ? "\t#" : "") {
+            for (size_t i = 0; i + 1 < n; i++) {
+                if (s[i] == marker[0] && s[i + 1] == '#') {
+                    n = i;
+                    while (n && is_space((unsigned char)s[n - 1]))
+                        n--;
+                    break;
+                }
+            }
+        }
+    }
+    if (n == 0)
+        return 0;
+    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, s, (Py_ssize_t)n);
+    PyObject *line = text ? PyLong_FromSsize_t(number) : NULL;
+    int rc = line ? PyList_Append(texts, text) : -1;
+    if (rc == 0)
+        rc = PyList_Append(numbers, line);
+    Py_XDECREF(text);
+    Py_XDECREF(line);
+    return rc;
+}
+
+static PyObject *split_lines(PyObject *self, PyObject *args)
+{
+    PyObject *block;
+    Py_ssize_t number;
+    if (!PyArg_ParseTuple(args, "Un:split_lines", &block, &number))
+        return NULL;
+    if (!PyUnicode_IS_ASCII(block)) {
+        PyErr_SetString(PyExc_ValueError, "split_lines() takes ASCII text only");
+        return NULL;
+    }
+    const char *s = (const char *)PyUnicode_1BYTE_DATA(block);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(block);
+    /* read.py: a "\r" followed by anything but "\r" or "\n" makes every "\r" a line end. */
+    int cr_ends = 0;
+    for (const char *cr = memchr(s, '\r', n); cr != NULL && !cr_ends;
+         cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - s)))
+        cr_ends = cr + 1 < s + n && cr[1] != '\r' && cr[1] != '\n';
+    int comments = memchr(s, '#', n) != NULL;
+    PyObject *texts = PyList_New(0), *numbers = PyList_New(0);
+    if (texts == NULL || numbers == NULL)
+        goto fail;
+    Py_ssize_t physical = 0;
+    for (size_t start = 0;;) {
+        const char *nl = memchr(s + start, '\n', n - start);
+        size_t end = nl ? (size_t)(nl - s) : n;
+        if (!cr_ends) {
+            if (keep_line(texts, numbers, s + start, end - start, comments, number + ++physical) < 0)
+                goto fail;
+        } else {
+            size_t last = end; /* a line's trailing "\r"s end it; the others split it */
+            while (last > start && s[last - 1] == '\r')
+                last--;
+            for (size_t piece = start;;) {
+                const char *cr = memchr(s + piece, '\r', last - piece);
+                size_t piece_end = cr ? (size_t)(cr - s) : last;
+                if (keep_line(texts, numbers, s + piece, piece_end - piece, comments, number + ++physical) < 0)
+                    goto fail;
+                if (cr == NULL)
+                    break;
+                piece = piece_end + 1;
+            }
+        }
+        if (nl == NULL)
+            break;
+        start = end + 1;
+    }
+    return Py_BuildValue("(NNn)", texts, numbers, physical);
+fail:
+    Py_XDECREF(texts);
+    Py_XDECREF(numbers);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"normalise", normalise, METH_VARARGS,
      "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
      "Normalise a list of lines as normalise_with_domain does, keyed and with domain ids (see\n"
      "auditor/plan/lines.py)."},
+    {"split_lines", split_lines, METH_VARARGS,
+     "split_lines(block, number) -> (texts, line numbers, physical lines)\n\n"
+     "An ASCII block of a text list as auditor/targets/read.py's _split_lines splits it: the\n"
+     "stripped lines that are not empty or comments, numbered on from `number`."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,7 +11,7 @@ the file format itself says is not a target:
   after whitespace (``example.com  # ours``). UTF-8, with or without a byte-order mark; a file
   starting with a UTF-16 byte-order mark (Excel's "Unicode text") is read as UTF-16. Line endings
   may be ``\\n``, ``\\r\\n`` or ``\\r``. Text is read in blocks of whole lines (about 1 MiB),
-  each decoded and split with a few calls for all its lines (see :func:`_text_lines`).
+  each decoded and split with a few calls for all its lines (see :func:`_split_lines`).
 * **CSV** (``.csv``, ``.tsv``): the named column (default ``target``) of a file with a header row.
   The delimiter is the first of ``,`` ``;`` tab ``|`` that makes the header contain the column
   (``.tsv`` files: tab). Empty cells and short rows are skipped.
@@ -46,6 +46,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditor.errors import ConfigError
+from auditor.targets.fastpath import COMPILED, fastpath
+
+_split_in_c = fastpath.split_lines if COMPILED and fastpath is not None else None
 
 DEFAULT_COLUMN = "target"
 STDIN = "-"
@@ -56,7 +59,7 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 _PARQUET_BATCH_ROWS = 65_536
 _BLOCK_SIZE = 1 << 20  # bytes (characters for UTF-16) read at a time from a text list
-# Found in a block if a "\r" in it ends a line (one not followed by "\r" or "\n"; see _text_lines).
+# Found in a block if a "\r" in it ends a line (one not followed by "\r" or "\n"; see _split_lines).
 _CR_INSIDE_LINE = re.compile("\r[^\r\n]")
 
 
@@ -224,30 +227,40 @@ def _line_blocks(chunks: Iterator[AnyStr], newline: AnyStr) -> Iterator[AnyStr]:
 
 def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[LineBatch]:
     """The :class:`LineBatch` of every block of ``blocks`` (see :func:`_line_blocks`): its lines
-    with a target, numbered on from the block before.
-
-    A byte-order mark at the start is dropped. A ``\\r`` followed by anything but ``\\r`` or ``\\n``
-    ends a line too (old Mac files); a run of ``\\r`` before ``\\n`` or at the end of the file is
-    part of the line end, so ``\\r\\n`` (and the doubled ``\\r\\r\\n`` of a twice-converted file)
-    ends one line.
-
-    Each block is handled by a few calls over all its lines at once, and only lines that contain a
-    ``#`` go through :func:`_comment_free` one by one.
-    """
+    with a target, numbered on from the block before (see :func:`_split_lines`). A byte-order
+    mark at the start is dropped. ASCII blocks, nearly all of them, are split by the compiled
+    fast path when it is there (``_fastpath.split_lines``, the same in C: one pass, and no
+    Python object for a line that is blank or a comment)."""
     number = 0  # physical lines before the current block
     for block in blocks:
         if number == 0:
             block = block.removeprefix("\ufeff")
-        lines = block.split("\n")
-        if _CR_INSIDE_LINE.search(block):
-            lines = [piece for line in lines for piece in line.rstrip("\r").split("\r")]
-        texts = list(map(str.strip, lines))  # a trailing "\r" goes with the other white space
-        if "#" in block:
-            texts = [_comment_free(text) if "#" in text else text for text in texts]
-        kept = list(compress(texts, texts))
-        if kept:
-            yield LineBatch(source, list(compress(count(number + 1), texts)), kept)
-        number += len(lines)
+        if _split_in_c is not None and block.isascii():
+            texts, lines, physical = _split_in_c(block, number)
+        else:
+            texts, lines, physical = _split_lines(block, number)
+        if texts:
+            yield LineBatch(source, lines, texts)
+        number += physical
+
+
+def _split_lines(block: str, number: int) -> tuple[list[str], list[int], int]:
+    """``(texts, their line numbers, physical lines)`` of a block of lines that follows ``number``
+    physical lines: its stripped lines that are neither blank nor comments.
+
+    A ``\r`` followed by anything but ``\r`` or ``\n`` ends a line too (old Mac files); a run of
+    ``\r`` before ``\n`` or at the end of the block is part of the line end, so ``\r\n`` (and the
+    doubled ``\r\r\n`` of a twice-converted file) ends one line. Each block is handled by a few
+    calls over all its lines at once, and only lines that contain a ``#`` go through
+    :func:`_comment_free` one by one.
+    """
+    lines = block.split("\n")
+    if _CR_INSIDE_LINE.search(block):
+        lines = [piece for line in lines for piece in line.rstrip("\r").split("\r")]
+    texts = list(map(str.strip, lines))  # a trailing "\r" goes with the other white space
+    if "#" in block:
+        texts = [_comment_free(text) if "#" in text else text for text in texts]
+    return list(compress(texts, texts)), list(compress(count(number + 1), texts)), len(lines)
 
 
 def _comment_free(text: str) -> str:
