@@ -29,8 +29,7 @@ from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 # the other, as normalise_with_domain does.
 from auditor.targets.normalise import _HOST_CACHE_SIZE, _host_cache, _host_info
 
-from auditor.targets.fastpath import COMPILED
-from auditor.targets.fastpath import fastpath as _fastpath
+from auditor.targets.fastpath import COMPILED, fastpath as _fastpath
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,20 @@ enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 
 static unsigned char STRIP[128]; /* the ASCII part of normalise.py's _STRIP */
 
+/* Python's str.isspace() for an ASCII character (what str.strip() removes). */
+static int is_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* The length of s[0:n] without its trailing white space (str.rstrip() for ASCII). */
+static size_t rstrip_space(const char *s, size_t n)
+{
+    while (n && is_space((unsigned char)s[n - 1]))
+        n--;
+    return n;
+}
+
 /* HostMemo: the raw hosts of one BatchNormaliser's lines, each with its host check's tuple (as
  * host_cache gave it) and its registrable domain's id (as domain_ids gave it), in a table of our
  * own. A heavy-tailed list repeats hosts: a line whose raw host is remembered costs a hash of its
@@ -564,12 +578,6 @@ done:
     return result;
 }
 
-/* Python's str.isspace() for an ASCII character (what str.strip() removes). */
-static int is_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
 /* One physical line s[0:n], stripped and without its comment (read.py's _comment_free when
  * `comments`): appended to `texts` with its number when anything is left. */
 static int keep_line(PyObject *texts, PyObject *numbers, const char *s, size_t n, int comments,
@@ -577,17 +585,15 @@ static int keep_line(PyObject *texts, PyObject *numbers, const char *s, size_t n
 {
     while (n && is_space((unsigned char)s[0]))
         s++, n--;
-    while (n && is_space((unsigned char)s[n - 1]))
-        n--;
+    n = rstrip_space(s, n);
     if (comments && n && memchr(s, '#', n) != NULL) {
         if (s[0] == '#')
             n = 0;
-        for (const char *marker = " #"; n && *marker; marker = marker[0] == ' ' ? "\t#" : "") {
+        /* A comment after a space, then one after a tab: _comment_free cuts them in that order. */
+        for (const char *before = " \t"; n && *before; before++) {
             for (size_t i = 0; i + 1 < n; i++) {
-                if (s[i] == marker[0] && s[i + 1] == '#') {
-                    n = i;
-                    while (n && is_space((unsigned char)s[n - 1]))
-                        n--;
+                if (s[i] == *before && s[i + 1] == '#') {
+                    n = rstrip_space(s, i);
                     break;
                 }
             }
@@ -677,7 +683,9 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__fastpath(void)
 {
-    for (const char *c = " \t\n\r\f\v\x1c\x1d\x1e\x1f\"'`<>,;"; *c; c++)
+    for (int c = 0; c < 128; c++) /* _STRIP: white space, quotes and punctuation */
+        STRIP[c] = (unsigned char)is_space((unsigned char)c);
+    for (const char *c = "\"'`<>,;"; *c; c++)
         STRIP[(unsigned char)*c] = 1;
     if (PyType_Ready(&HostMemoType) < 0)
         return NULL;

@@ -446,9 +446,12 @@ def _target_array(targets: Sequence[str | None] | pa.Array | str | None, n: int,
     else:
         if len(targets) != n:
             raise ValueError(f"{len(targets)} targets for {n} items")
-        arr = targets if isinstance(targets, pa.Array) else pa.array(targets, pa.string())
-        if arr.type != pa.string():
-            raise ValueError(f"targets must be strings, not {arr.type}")
+        if not isinstance(targets, pa.Array):
+            arr = pa.array(targets, pa.string())
+        elif targets.type == pa.string():
+            arr = targets
+        else:
+            raise ValueError(f"targets must be strings, not {targets.type}")
     if arr.null_count and not field.nullable:
         raise ValueError("target must not be null")
     return arr
