@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_normalise import CORPUS, any_text
+from xxhash import xxh3_64_intdigest
 
 from auditor.plan import dedup
 from auditor.plan import lines as lines_module
@@ -205,6 +206,35 @@ def test_the_c_path_reads_keys_exactly() -> None:
             _fastpath.normalise(["example.com"], state(bad))
     with pytest.raises(TypeError):
         _fastpath.normalise(["example.com"], state("1"))
+
+
+@needs_compiled
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abcXYZ09-._~/%?=&\u00e9\u4e2d", max_size=400), max_size=20))
+def test_the_c_path_computes_xxh3_keys_itself(paths: list[str]) -> None:
+    """With ``key_of`` None the C path hashes the targets' UTF-8 with its own XXH3-64: the same
+    keys as the xxhash package's, on every length class XXH3 treats apart (0-16, 17-128, 129-240,
+    longer) and on targets the reference made (non-ASCII)."""
+    texts = ["a.io", *(f"https://example.com/{path}" for path in paths)]
+    table = suffix_rules().table
+
+    def keys(key_of: object) -> list[int]:
+        state = ({}, _check_host, normalise_with_domain, InvalidTarget, {}, key_of, table, 10, _fastpath.HostMemo(10))
+        offsets, data, raw, _, rejects = _fastpath.normalise(texts, state)
+        assert rejects == []
+        return np.frombuffer(raw, dtype=np.uint64).tolist()
+
+    targets = [normalise_with_domain(text)[0] for text in texts]
+    assert keys(None) == keys(dedup.key_of_bytes) == [xxh3_64_intdigest(t.encode()) for t in targets]
+
+
+def test_the_normaliser_lets_c_hash_only_xxh3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced key function (the collision tests') is called, not bypassed by the C hash."""
+    monkeypatch.setattr(dedup, "key_of_bytes", lambda data: len(data))
+    assert not dedup.keys_are_xxh3()
+    for compiled in ([True, False] if _fastpath is not None else [False]):
+        batch = BatchNormaliser(compiled=compiled)(["a.io", "https://example.com/page"])
+        assert batch.keys.tolist() == [4, len("https://example.com/page")]
 
 
 @needs_compiled

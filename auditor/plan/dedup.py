@@ -27,6 +27,12 @@ key_of_bytes: Callable[[bytes], int] = xxh3_64_intdigest
 collides on purpose)."""
 
 
+def keys_are_xxh3() -> bool:
+    """Whether :data:`key_of_bytes` is XXH3-64 itself, which the planner's compiled fast path
+    (``auditor/targets/_fastpath.c``) then computes without a call back into Python."""
+    return key_of_bytes is xxh3_64_intdigest
+
+
 def target_keys(targets: Sequence[str]) -> KeyArray:
     """The 64-bit key of each target, in order."""
     return np.fromiter(map(key_of_bytes, map(str.encode, targets)), dtype=np.uint64, count=len(targets))

@@ -64,8 +64,9 @@ class BatchNormaliser:
         return self._in_python(texts)
 
     def _in_c(self, texts: list[str]) -> NormalisedBatch:
+        key_of = None if dedup.keys_are_xxh3() else dedup.key_of_bytes  # None: XXH3 in C
         state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
-                 dedup.key_of_bytes, suffix_rules().table, _HOST_CACHE_SIZE, self._memo)
+                 key_of, suffix_rules().table, _HOST_CACHE_SIZE, self._memo)
         offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
         n = len(texts) - len(rejects)
         targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])

@@ -13,7 +13,9 @@
  *   normalise    normalise_with_domain(text) -> (target, registrable domain): the reference
  *   invalid      the InvalidTarget class
  *   domain_ids   dict registrable domain -> int id, in order of first appearance; grown here
- *   key_of       auditor.plan.dedup.key_of_bytes: the planner's 64-bit key of a target's UTF-8
+ *   key_of       auditor.plan.dedup.key_of_bytes: the planner's 64-bit key of a target's UTF-8;
+ *                None when that is XXH3-64 itself, which is then computed here (the vendored
+ *                xxhash.h, the same function and output as the xxhash package's)
  *   suffixes     SuffixRules.table (auditor/targets/domains.py)
  *   cache_size   how many hosts host_cache holds before it is emptied
  *   memo         a HostMemo (below) that goes with domain_ids: one per BatchNormaliser
@@ -33,6 +35,9 @@
  * tests/test_plan_lines.py compares the two on generated lines.
  */
 #include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers, bytes_of() */
+
+#define XXH_INLINE_ALL /* only XXH3_64bits is used: static, inlined, nothing exported */
+#include "_xxhash/xxhash.h"
 
 enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 
@@ -218,6 +223,27 @@ static int32_t domain_id(const State *st, PyObject *domain)
     return (int32_t)value;
 }
 
+/* key_of(target's bytes), read as an unsigned 64-bit int; -1 with an error set on failure. */
+static int key_by_call(PyObject *key_of, const char *target, Py_ssize_t n, uint64_t *k)
+{
+    PyObject *bytes = PyBytes_FromStringAndSize(target, n);
+    if (bytes == NULL)
+        return -1;
+    PyObject *key = PyObject_CallOneArg(key_of, bytes);
+    Py_DECREF(bytes);
+    if (key == NULL)
+        return -1;
+    /* An int in [0, 2**64) is read by its low 64 bits: PyLong_AsUnsignedLongLong would go through
+     * _PyLong_AsByteArray, a sixth of this function's instructions. Anything else still goes
+     * the exact way, which raises as the Python path does. */
+    if (PyLong_CheckExact(key) && _PyLong_Sign(key) >= 0 && _PyLong_NumBits(key) <= 64)
+        *k = PyLong_AsUnsignedLongLongMask(key);
+    else
+        *k = PyLong_AsUnsignedLongLong(key);
+    Py_DECREF(key);
+    return *k == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* Append one accepted target (UTF-8 `target`, `n` bytes) with its registrable domain, whose id
  * is `*id` when that is not -1 (and is stored there once known, when `id` is not NULL). */
 static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, PyObject *domain,
@@ -235,23 +261,10 @@ static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, P
             PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of targets in one batch");
         return -1;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(target, n);
-    if (bytes == NULL)
-        return -1;
-    PyObject *key = PyObject_CallOneArg(st->key_of, bytes);
-    Py_DECREF(bytes);
-    if (key == NULL)
-        return -1;
-    /* An int in [0, 2**64) is read by its low 64 bits: PyLong_AsUnsignedLongLong would go through
-     * _PyLong_AsByteArray, a sixth of this function's instructions. Anything else still goes
-     * the exact way, which raises as the Python path does. */
     uint64_t k;
-    if (PyLong_CheckExact(key) && _PyLong_Sign(key) >= 0 && _PyLong_NumBits(key) <= 64)
-        k = PyLong_AsUnsignedLongLongMask(key);
-    else
-        k = PyLong_AsUnsignedLongLong(key);
-    Py_DECREF(key);
-    if (k == (uint64_t)-1 && PyErr_Occurred())
+    if (st->key_of == Py_None)
+        k = XXH3_64bits(target, (size_t)n);
+    else if (key_by_call(st->key_of, target, n, &k) < 0)
         return -1;
     if (buf_append(&out->keys, &k, sizeof k) != OK) {
         PyErr_NoMemory();
