@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from random import Random
 
 import numpy as np
 import pytest
@@ -28,7 +29,9 @@ from auditor.plan import (
     summarise_plan,
     worst_case_cost,
 )
+from auditor.plan import builder
 from auditor.plan.dedup import SeenKeys, target_keys
+from auditor.targets.fastpath import fastpath
 from auditor.targets import SourceLine, normalise, registrable_domain
 
 REPO = Path(__file__).resolve().parent.parent
@@ -389,6 +392,51 @@ def test_in_window_repeats_are_exact_even_when_keys_collide(monkeypatch: pytest.
     colliding = [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000_000) for c in w.chunks]
     assert colliding == exact
     assert [w.stats for w in build_plan(lines, window=1_000_000)] == stats
+
+
+_KEYS = st.lists(st.integers(0, 2**64 - 1)
+                 | st.sampled_from([0, 1, 2**63, 2**64 - 1])
+                 | st.integers(0, 2**20 - 1).map(lambda k: k << 44),  # the same low bits, all of them
+                 max_size=400)
+
+
+@pytest.mark.skipif(fastpath is None, reason="the C fast path was not built")
+@settings(max_examples=300, deadline=None)
+@given(_KEYS, st.randoms(use_true_random=False))
+def test_first_occurrences_in_c_are_those_of_the_sort(keys: list[int], rng: Random) -> None:
+    """The hash-table pass finds the same first occurrences, repeats and originals as the
+    reference sort, whatever the keys: patterned ones, and up to 3,000 uniform ones, whose hashes
+    meet in the table (repeats made by drawing some again)."""
+    keys = keys + [rng.getrandbits(64) for _ in range(rng.randrange(3_000))]
+    keys = keys + [rng.choice(keys) for _ in range(len(keys) // 2)] if keys else keys
+    rng.shuffle(keys)
+    array = np.array(keys, dtype=np.uint64)
+    got = [np.frombuffer(part, dtype=np.int32).tolist() for part in fastpath.first_occurrences(array)]
+    assert got == [part.tolist() for part in builder._occurrences_by_sort(array)]
+    first, repeats, originals = got
+    assert sorted(first + repeats) == list(range(len(keys)))
+    assert all(keys[r] == keys[o] and o < r for r, o in zip(repeats, originals))
+
+
+@pytest.mark.skipif(fastpath is None, reason="the C fast path was not built")
+def test_first_occurrences_in_c_refuse_what_is_not_uint64_keys() -> None:
+    with pytest.raises(ValueError, match="uint64"):
+        fastpath.first_occurrences(b"123456789")
+    with pytest.raises(ValueError, match="uint64"):
+        fastpath.first_occurrences(memoryview(bytes(17))[1:])
+    with pytest.raises(TypeError):
+        fastpath.first_occurrences([1, 2, 3])
+
+
+def test_the_plan_is_the_same_with_either_way_of_finding_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _messy_list(3_000, seed=17)
+
+    def plan() -> list[tuple[str, list[str], int]]:
+        return [(c.chunk_id, c.targets, c.n_domains) for w in build_plan(lines, window=1_000) for c in w.chunks]
+
+    compiled = plan()
+    monkeypatch.setattr(builder, "COMPILED", False)
+    assert plan() == compiled
 
 
 def test_window_chunks_are_a_lazy_sequence() -> None:

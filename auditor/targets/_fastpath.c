@@ -1,7 +1,7 @@
 /*
- * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; and
- * an ASCII block of a text list split into lines (split_lines, at the end: read.py's
- * _split_lines in one pass).
+ * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; an
+ * ASCII block of a text list split into lines (split_lines: read.py's _split_lines in one pass);
+ * and a window's first occurrences of each key (first_occurrences: builder.py's sort, by hash).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  *
@@ -677,6 +677,74 @@ fail:
     return NULL;
 }
 
+/* first_occurrences(keys) -> (first, repeats, originals): see the method table. One pass over
+ * the keys with an open-addressing table of positions (int32, -1 empty; a position's key is
+ * read from `keys`, so the table is 4 bytes a slot and at most 2/3 full). The GIL is released
+ * for the pass: the keys are a buffer the caller holds still, nothing else is touched. */
+static PyObject *first_occurrences(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *result = NULL, *first = NULL;
+    Buf repeats = {0}, originals = {0};
+    int32_t *table = NULL;
+    Py_ssize_t n = view.len / (Py_ssize_t)sizeof(uint64_t);
+    if (view.len % (Py_ssize_t)sizeof(uint64_t) || (uintptr_t)view.buf % sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "keys must be an aligned buffer of uint64");
+        goto done;
+    }
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "more than 2**31 - 1 keys");
+        goto done;
+    }
+    int bits = 4;
+    while (((size_t)1 << bits) * 2 < (size_t)n * 3)
+        bits++;
+    size_t mask = ((size_t)1 << bits) - 1;
+    table = malloc((mask + 1) * sizeof *table);
+    first = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+    if (table == NULL || first == NULL) {
+        if (table == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    memset(table, 0xff, (mask + 1) * sizeof *table);
+    const uint64_t *keys = view.buf;
+    int32_t *firsts = (int32_t *)PyBytes_AS_STRING(first);
+    Py_ssize_t n_first = 0;
+    int rc = OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (int32_t i = 0; i < (int32_t)n && rc == OK; i++) {
+        uint64_t key = keys[i];
+        /* Fibonacci hashing: the top bits of key * 2**64 / phi, whatever the keys are (a
+         * replaced key function may give small or patterned ones). */
+        size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+        int32_t at;
+        while ((at = table[slot]) >= 0 && keys[at] != key)
+            slot = (slot + 1) & mask;
+        if (at < 0) {
+            table[slot] = i;
+            firsts[n_first++] = i;
+        } else if ((rc = buf_append(&repeats, &i, sizeof i)) == OK) {
+            rc = buf_append(&originals, &at, sizeof at);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (rc != OK) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (_PyBytes_Resize(&first, n_first * (Py_ssize_t)sizeof(int32_t)) < 0)
+        goto done; /* first is NULL now */
+    result = Py_BuildValue("(ONN)", first, bytes_of(&repeats), bytes_of(&originals));
+done:
+    Py_XDECREF(first);
+    free(table), free(repeats.data), free(originals.data);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"normalise", normalise, METH_VARARGS,
      "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
@@ -686,6 +754,11 @@ static PyMethodDef methods[] = {
      "split_lines(block, number) -> (texts, line numbers, physical lines)\n\n"
      "An ASCII block of a text list as auditor/targets/read.py's _split_lines splits it: the\n"
      "stripped lines that are not empty or comments, numbered on from `number`."},
+    {"first_occurrences", first_occurrences, METH_O,
+     "first_occurrences(keys) -> (first, repeats, originals)\n\n"
+     "For a buffer of uint64 keys (a planning window's, auditor/plan/builder.py), as int32 bytes:\n"
+     "the position of each key's first occurrence, the positions of the other occurrences, and\n"
+     "for each of those the first occurrence of its key; all in ascending order of position."},
     {NULL, NULL, 0, NULL},
 };
 
