@@ -156,6 +156,36 @@ def test_journal_leftovers_become_the_runs_discarded_work(store: CheckpointStore
     assert store.discarded(run.run_id) == waste
 
 
+def test_trying_to_journal_never_waits_for_another_thread(store: CheckpointStore) -> None:
+    """try_journal_received notes nothing and returns None at once while another thread is in
+    the store (as a flush's fsynced commit would be); the same call notes it once it is free.
+    The thread that is in the store may journal from inside (the lock is re-entrant)."""
+    import threading
+
+    run = store.start_run("job", {})
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._lock:  # what any call of the store holds for its length
+            inside.set()
+            assert leave.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(10)
+    try:
+        assert store.try_journal_received(run.run_id, "bulk", "c1", rows=5, requests=1, cost=0.1) is None
+    finally:
+        leave.set()
+        holder.join()
+    assert store.settle_lost_work(run.run_id) == Waste()  # nothing was noted
+    receipt = store.try_journal_received(run.run_id, "bulk", "c1", rows=5, requests=1, cost=0.1)
+    assert isinstance(receipt, int) and receipt > 0
+    with store._lock:
+        assert store.try_journal_received(run.run_id, "bulk", "c2", rows=2, requests=1, cost=0.1)
+    assert store.settle_lost_work(run.run_id) == Waste(units=2, rows=7, requests=2, cost=0.2)
+
+
 def test_the_state_survives_reopening(tmp_path: Path) -> None:
     with CheckpointStore(tmp_path) as first:
         run = first.start_run("job", {"concurrency": 2})

@@ -438,6 +438,18 @@ class CheckpointStore:
                                 (run_id, endpoint, unit_id, rows, requests, cost))
         return int(cursor.lastrowid or 0)
 
+    def try_journal_received(self, run_id: str, endpoint: str, unit_id: str, *, rows: int,
+                             requests: int, cost: float) -> int | None:
+        """:meth:`journal_received` if no other thread is in a call of the store (a flush's
+        fsynced transaction, perhaps); None at once, nothing noted, if one is."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self.journal_received(run_id, endpoint, unit_id, rows=rows, requests=requests,
+                                         cost=cost)
+        finally:
+            self._lock.release()
+
     def settle_lost_work(self, run_id: str) -> Waste:
         """Turn the journal's leftovers (work lost with a previous process) into the run's
         discarded totals, and return them."""

@@ -259,10 +259,24 @@ class RunSink:
         receipt, which :meth:`add` then uses."""
         if result.receipt is not None:
             return result
-        rows = sum(data.num_rows for name, data in result.rows.items() if name in ITEM_DATASETS)
-        receipt = self.store.journal_received(self.run.run_id, result.endpoint, result.unit_id,
-                                              rows=rows, requests=result.requests, cost=result.cost)
-        return replace(result, receipt=receipt)
+        return replace(result, receipt=self.store.journal_received(
+            self.run.run_id, result.endpoint, result.unit_id, **self._journal_figures(result)))
+
+    def try_receive(self, result: UnitResult) -> UnitResult | None:
+        """:meth:`receive` without ever blocking: None (nothing journaled) while another thread
+        is in the store, e.g. a flush's fsynced commit. The runner calls it on the event loop
+        and, on None, :meth:`receive` in a worker thread."""
+        if result.receipt is not None:
+            return result
+        receipt = self.store.try_journal_received(self.run.run_id, result.endpoint, result.unit_id,
+                                                  **self._journal_figures(result))
+        return None if receipt is None else replace(result, receipt=receipt)
+
+    @staticmethod
+    def _journal_figures(result: UnitResult) -> dict[str, Any]:
+        """What the journal notes of ``result`` besides its unit: item rows, requests, cost."""
+        return {"rows": sum(data.num_rows for name, data in result.rows.items() if name in ITEM_DATASETS),
+                "requests": result.requests, "cost": result.cost}
 
     def add(self, result: UnitResult) -> FlushReport | None:
         """Take a unit result; flushes (and returns the report) when a file is full."""
