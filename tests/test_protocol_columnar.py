@@ -12,6 +12,7 @@ floats for integers, truncation).
 from __future__ import annotations
 
 import os
+import itertools
 import random
 import subprocess
 import sys
@@ -213,6 +214,30 @@ def test_the_scanner_reads_json_as_the_reference_does_or_declines(dataset: str, 
 
 
 # --- what it must read, and what it must decline ------------------------------------------------
+
+@pytest.mark.parametrize("digits", range(1, 21))
+def test_integers_of_every_length_are_read_exactly_wherever_they_end(digits: int) -> None:
+    """Up to seven digits are read eight bytes at once when eight bytes are left, the rest a
+    digit at a time: every length, both signs, each way a number ends, near the text's end or
+    not; what is not an int64 (too long, a fraction, an exponent, a leading zero, a non-digit
+    straight after it) is declined."""
+    rnd = random.Random(digits)
+    pad = b" " * 8
+    endings = [b"}]", b" }]", b"}]" + pad, ',"url":"é"}]'.encode(), b"}\n]", b"\t}]", b".5}]",
+               b"e3}]", b"E+1}]" + pad, "é}]".encode() + pad,
+               # the bytes around the digits' range, which the eight-byte test must not take for one
+               *(bytes([byte]) + b"}]" + pad for byte in b"/:x\x7f\x80\xaf\xb0\xb9\xba\xff")]
+    for _ in range(20):
+        number = rnd.randrange(10 ** (digits - 1), 10 ** digits) if digits > 1 else rnd.randrange(10)
+        for sign, ending in itertools.product(["", "-"], endings):
+            text = f'[{{"rank":{sign}{number}'.encode() + ending
+            fits = -(2**63) <= int(f"{sign}{number}") < 2**63
+            assert same_as_reference("bulk_pages_summary", text) == (fits and ending[:1] in b"} ,\t")
+    for zero in ["0", "-0", "00", "01234567", "-01234567", "0.0", "0e1"]:
+        text = f'[{{"rank":{zero}}}]{" " * 8}'.encode()
+        assert same_as_reference("bulk_pages_summary", text) == (zero in ("0", "-0"))
+
+
 
 ITEM = ('{"type":"backlinks_page_summary","url":"https://example.com/a","rank":12,'
         '"first_seen":"2019-11-15 12:57:46 +00:00","lost_date":null,'
