@@ -215,6 +215,21 @@ def test_the_scanner_reads_json_as_the_reference_does_or_declines(dataset: str, 
 
 # --- what it must read, and what it must decline ------------------------------------------------
 
+@pytest.mark.parametrize("length", range(0, 20))
+def test_strings_of_every_length_are_read_exactly_wherever_the_plain_run_stops(length: int) -> None:
+    """Plain bytes are taken eight at a time when eight are left, the rest one at a time: every
+    length, with whatever stops a plain run (an escape, UTF-8 of two to four bytes; DEL and '/'
+    do not) at every place, near the text's end or not; a raw control character, a byte that is
+    not UTF-8 and a lone surrogate escape at every place are declined."""
+    readable = ['\\"', "\\\\", "\\n", "\\u00e9", "é", "€", "😀", "\x7f", "/", " "]
+    unreadable = ["\x01", "\x1f", "\udcff", "\\ud800"]  # (\udcff: the byte 0xff below)
+    for at, pad in itertools.product(range(length + 1), ["", " " * 8]):
+        for middle in readable + unreadable:
+            text = f'[{{"url":"{"a" * at}{middle}{"b" * (length - at)}"}}]{pad}'
+            data = text.encode("utf-8", "surrogateescape")
+            assert same_as_reference("bulk_pages_summary", data) == (middle in readable)
+
+
 @pytest.mark.parametrize("digits", range(1, 21))
 def test_integers_of_every_length_are_read_exactly_wherever_they_end(digits: int) -> None:
     """Up to seven digits are read eight bytes at once when eight bytes are left, the rest a
