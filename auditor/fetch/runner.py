@@ -136,9 +136,10 @@ class Runner:
             async for result in execute(unit):
                 # Journal it now, not when the writer gets to it: a crash while it waits in
                 # the queue is then reported as work fetched again, not silently lost. On the
-                # loop (an insert without fsync, ~0.1 ms) unless another thread is in the store
-                # (a flush's fsynced commit would stall the loop): then in a worker thread. A
-                # hop costs ~0.2 ms of CPU here (docs/PERFORMANCE.md, tenth round).
+                # loop (an insert without fsync, ~0.1 ms; SQLite's own checkpoint of its log,
+                # every ~1,000 pages, may fsync now and then) unless another thread is in the
+                # store (a flush's fsynced commit would stall the loop): then in a worker thread.
+                # A hop costs ~0.2 ms of CPU here (docs/PERFORMANCE.md, tenth round).
                 journaled = self.sink.try_receive(result)
                 if journaled is None:
                     journaled = await anyio.to_thread.run_sync(self.sink.receive, result)
