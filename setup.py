@@ -7,7 +7,7 @@ and the headers it includes, one part of the scanner each.
 ``auditor.targets._fastpath`` splits text lists into lines and normalises target lines in
 batches for the planner (see ``auditor/targets/fastpath.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
 scanner's byte buffers and computes the planner's XXH3-64 keys with the vendored single-header
-xxHash (``auditor/targets/_xxhash/``, BSD 2-clause, its licence beside it).
+xxHash (``auditor/targets/vendor/xxhash/``, BSD 2-clause, its licence beside it).
 
 Both are optional: without a C compiler the install still succeeds, and the pure-Python paths
 are used (slower, same results).
@@ -24,5 +24,5 @@ setup(ext_modules=[
               depends=sorted(str(p) for p in SCANNER.glob("*.h")), optional=True),
     Extension("auditor.targets._fastpath", ["auditor/targets/_fastpath.c"],
               depends=[str(SCANNER / "buffers.h"), str(SCANNER / "common.h"),
-                       "auditor/targets/_xxhash/xxhash.h"], optional=True),
+                       "auditor/targets/vendor/xxhash/xxhash.h"], optional=True),
 ])

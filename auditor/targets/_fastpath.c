@@ -37,7 +37,7 @@
 #include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers, bytes_of() */
 
 #define XXH_INLINE_ALL /* only XXH3_64bits is used: static, inlined, nothing exported */
-#include "_xxhash/xxhash.h"
+#include "vendor/xxhash/xxhash.h"
 
 enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
 
