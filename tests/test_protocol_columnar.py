@@ -11,8 +11,8 @@ floats for integers, truncation).
 
 from __future__ import annotations
 
-import os
 import itertools
+import os
 import random
 import subprocess
 import sys
@@ -251,7 +251,6 @@ def test_integers_of_every_length_are_read_exactly_wherever_they_end(digits: int
     for zero in ["0", "-0", "00", "01234567", "-01234567", "0.0", "0e1"]:
         text = f'[{{"rank":{zero}}}]{" " * 8}'.encode()
         assert same_as_reference("bulk_pages_summary", text) == (zero in ("0", "-0"))
-
 
 
 ITEM = ('{"type":"backlinks_page_summary","url":"https://example.com/a","rank":12,'
