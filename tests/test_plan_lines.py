@@ -174,29 +174,34 @@ def _reasons(batch: NormalisedBatch) -> list[tuple[str, str]]:
     return [(exc.reason, exc.message) for _, exc in batch.rejects]
 
 
+def _state(*, key_of: object = None, host_info: object = _check_host, normalise: object = normalise_with_domain,
+           cache: dict[str, tuple[str, str, str]] | None = None, size: int = 10) -> tuple[object, ...]:
+    """The C function's state tuple (see ``_fastpath.c``), with a fresh host cache, domain ids and
+    memo of ``size`` hosts; ``key_of`` None: its own XXH3."""
+    return ({} if cache is None else cache, host_info, normalise, InvalidTarget, {}, key_of,
+            suffix_rules().table, size, _fastpath.HostMemo(size))
+
+
 @needs_compiled
 def test_the_c_function_passes_on_errors_other_than_invalid_target() -> None:
     def broken(text: str) -> tuple[str, str]:
         raise KeyError(text)
 
-    table = suffix_rules().table
-    state = ({}, lambda host: ("", "x", "y"), broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10, _fastpath.HostMemo(10))
+    state = _state(key_of=dedup.key_of_bytes, host_info=lambda host: ("", "x", "y"), normalise=broken)
     with pytest.raises(KeyError):
         _fastpath.normalise(["bücher.de"], state)  # not ASCII: the reference is called
     with pytest.raises(TypeError, match="must be str"):
         _fastpath.normalise([b"example.com"], state)
     with pytest.raises(TypeError, match="3-tuple"):
-        _fastpath.normalise(["ex%ample.com"], ({}, lambda host: None, broken, InvalidTarget, {}, dedup.key_of_bytes, table, 10, _fastpath.HostMemo(10)))
+        _fastpath.normalise(["ex%ample.com"], _state(key_of=dedup.key_of_bytes, host_info=lambda host: None, normalise=broken))
 
 
 @needs_compiled
 def test_the_c_path_reads_keys_exactly() -> None:
     """Keys below 2**64 are taken as they are (the largest included); any other value raises, as
     the Python path's numpy conversion does."""
-    table = suffix_rules().table
-
     def state(key: object) -> tuple[object, ...]:
-        return ({}, _check_host, normalise_with_domain, InvalidTarget, {}, lambda b: key, table, 10, _fastpath.HostMemo(10))
+        return _state(key_of=lambda b: key)
 
     for key in (0, 1, 2**63, 2**64 - 1):
         keys = _fastpath.normalise(["example.com"], state(key))[2]
@@ -216,11 +221,9 @@ def test_the_c_path_computes_xxh3_keys_itself(paths: list[str]) -> None:
     keys as the xxhash package's, on every length class XXH3 treats apart (0-16, 17-128, 129-240,
     longer) and on targets the reference made (non-ASCII)."""
     texts = ["a.io", *(f"https://example.com/{path}" for path in paths)]
-    table = suffix_rules().table
 
     def keys(key_of: object) -> list[int]:
-        state = ({}, _check_host, normalise_with_domain, InvalidTarget, {}, key_of, table, 10, _fastpath.HostMemo(10))
-        offsets, data, raw, _, rejects = _fastpath.normalise(texts, state)
+        offsets, data, raw, _, rejects = _fastpath.normalise(texts, _state(key_of=key_of))
         assert rejects == []
         return np.frombuffer(raw, dtype=np.uint64).tolist()
 
@@ -240,8 +243,8 @@ def test_the_normaliser_lets_c_hash_only_xxh3(monkeypatch: pytest.MonkeyPatch) -
 @needs_compiled
 def test_the_c_path_empties_a_full_host_cache() -> None:
     cache: dict[str, tuple[str, str, str]] = {}
-    state = (cache, _check_host, normalise_with_domain, InvalidTarget, {}, dedup.key_of_bytes, suffix_rules().table, 3, _fastpath.HostMemo(3))
-    _fastpath.normalise([f"https://site{i}.com/" for i in range(10)], state)
+    _fastpath.normalise([f"https://site{i}.com/" for i in range(10)],
+                        _state(key_of=dedup.key_of_bytes, cache=cache, size=3))
     assert 0 < len(cache) <= 3 and "site9.com" in cache
 
 
