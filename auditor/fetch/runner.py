@@ -1,8 +1,8 @@
 """The engine that drives units of work through the API and into the sink.
 
 Structured concurrency (anyio): one producer feeds units into a bounded memory stream, a fixed
-pool of workers executes them, and one writer hands results to the sink in a worker thread, so
-file writes never stall the event loop. Every stream is bounded: when the writer falls behind,
+pool of workers executes them, and one writer hands results to the sink in a worker thread, a
+few at a time (:func:`gather_results`), so file writes never stall the event loop. Every stream is bounded: when the writer falls behind,
 workers wait, and when workers are busy, the producer waits (back-pressure instead of queues
 that grow without end).
 
@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from auditor.errors import ApiError, AuditorError, FatalApiError, OutputError
 from auditor.fetch.budget import BudgetExhausted
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 
 _PRODUCE_BATCH = 8
 """Units made per thread hop: a few, so that fewer hops do not mean many more units held."""
+_WRITE_BATCH = 8
+"""Results handed to the sink in one thread hop, at most. A hop costs ~0.2-0.27 ms of CPU (both
+threads' wake-ups), as much as a twentieth of writing an answer; results come ~30 ms apart at
+full speed, so the writer waits :data:`_WRITE_LINGER_S` for a few more before it hops."""
+_WRITE_LINGER_S = 0.1
+"""How long the writer lets results gather after the first one (unless a batch is already
+waiting): a tenth of a second of the writer's lag, nothing of the fetching's (docs/PERFORMANCE.md,
+eleventh round)."""
 _GIVE_BACK_EVERY = 16
 """Results written between two returns of the heap's free pages (:func:`auditor.memory.give_back`):
 rare enough that the pages answers reuse are seldom faulted in again, often enough that a long
@@ -153,14 +162,13 @@ class Runner:
             message = f"internal error: {type(exc).__name__}: {exc}"
             await send.send(failed_unit(unit, error_records(unit, unit.targets, message=message)))
 
-    async def _write(self, receive: ObjectReceiveStream[UnitResult]) -> None:
+    async def _write(self, receive: MemoryObjectReceiveStream[UnitResult]) -> None:
         async with receive:
-            async for result in receive:
+            while results := await gather_results(receive, _WRITE_BATCH, _WRITE_LINGER_S):
                 if self.write_error is not None:
                     continue  # nothing can be written: drain, leave these units uncommitted
                 try:
-                    await anyio.to_thread.run_sync(self._add, result)
-                    self._count(result)
+                    await anyio.to_thread.run_sync(self._add, results)
                     if self.sink.flush_due():
                         await anyio.to_thread.run_sync(self.sink.flush)
                 except OutputError as exc:
@@ -171,13 +179,16 @@ class Runner:
             except OutputError as exc:
                 self._write_failed(exc)
 
-    def _add(self, result: UnitResult) -> None:
-        """Hand ``result`` to the sink; every :data:`_GIVE_BACK_EVERY` results, return the
-        heap's free pages (:mod:`auditor.memory`), in the same thread hop."""
-        self.sink.add(result)
-        self._added += 1
-        if self._added % _GIVE_BACK_EVERY == 0:
-            give_back()
+    def _add(self, results: list[UnitResult]) -> None:
+        """Hand ``results`` to the sink, in order, and count each once it is in; every
+        :data:`_GIVE_BACK_EVERY` results, return the heap's free pages (:mod:`auditor.memory`),
+        in the same thread hop."""
+        for result in results:
+            self.sink.add(result)
+            self._count(result)
+            self._added += 1
+            if self._added % _GIVE_BACK_EVERY == 0:
+                give_back()
 
     def _write_failed(self, exc: OutputError) -> None:
         """The output cannot be written (disk full, permissions): stop at once. Requests in
@@ -199,6 +210,25 @@ class Runner:
 
 def _take(units: Iterator[WorkUnit], n: int) -> list[WorkUnit]:
     return list(islice(units, n))
+
+
+async def gather_results(receive: MemoryObjectReceiveStream[UnitResult], most: int, linger_s: float
+                         ) -> list[UnitResult]:
+    """The next results to write, in the order sent: the first waited for, then, after
+    ``linger_s`` (not waited when ``most`` are already there), those that came meanwhile, up to
+    ``most``. An empty list once the stream has ended and nothing is left."""
+    try:
+        results = [await receive.receive()]
+    except anyio.EndOfStream:
+        return []
+    if receive.statistics().current_buffer_used < most - 1:
+        await anyio.sleep(linger_s)
+    while len(results) < most:
+        try:
+            results.append(receive.receive_nowait())
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            break
+    return results
 
 
 def error_records(unit: WorkUnit, targets: Iterable[str], *, message: str, status_code: int | None = None,
