@@ -35,9 +35,9 @@ static int value_span(Scanner *s, const unsigned char *body, Span *span)
 {
     if (span->start >= 0)
         return DECLINE;
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     span->start = s->p - body;
-    TRY(skip_value(s, 1));
+    TRY(skip_value(&s->p, s->end, 1));
     span->end = s->p - body;
     return OK;
 }
@@ -48,15 +48,15 @@ typedef int (*MemberReader)(Scanner *s, const unsigned char *body, Answer *a);
 static int scan_members(Scanner *s, const unsigned char *body, Answer *a, MemberReader member)
 {
     int empty, more;
-    TRY(open_container(s, '{', '}', &empty));
+    TRY(open_container(&s->p, s->end, '{', '}', &empty));
     for (more = !empty; more;) {
-        skip_ws(s);
+        skip_ws(&s->p, s->end);
         s->key.len = 0;
-        TRY(scan_string(s, &s->key));
-        TRY(expect(s, ':'));
-        skip_ws(s);
+        TRY(scan_string(&s->p, s->end, &s->key));
+        TRY(expect(&s->p, s->end, ':'));
+        skip_ws(&s->p, s->end);
         TRY(member(s, body, a));
-        TRY(more_members(s, '}', &more));
+        TRY(more_members(&s->p, s->end, '}', &more));
     }
     return OK;
 }
@@ -72,7 +72,7 @@ static int result_member(Scanner *s, const unsigned char *body, Answer *a)
         return value_span(s, body, &a->total_count);
     if (key_is(s, "search_after_token"))
         return value_span(s, body, &a->search_after_token);
-    return skip_value(s, 1);
+    return skip_value(&s->p, s->end, 1);
 }
 
 static int task_member(Scanner *s, const unsigned char *body, Answer *a)
@@ -86,18 +86,18 @@ static int task_member(Scanner *s, const unsigned char *body, Answer *a)
     if (key_is(s, "data"))
         return value_span(s, body, &a->task_data);
     if (!key_is(s, "result"))
-        return skip_value(s, 1);
+        return skip_value(&s->p, s->end, 1);
     if (a->seen_result++)
         return DECLINE;
     if (s->p < s->end && *s->p == 'n')
-        return literal(s, "null", 4);
+        return literal(&s->p, s->end, "null", 4);
     int empty; /* one result object at most: live endpoints answer one */
-    TRY(open_container(s, '[', ']', &empty));
+    TRY(open_container(&s->p, s->end, '[', ']', &empty));
     a->results = 0;
     if (!empty) {
         TRY(scan_members(s, body, a, result_member));
         a->results = 1;
-        TRY(expect(s, ']'));
+        TRY(expect(&s->p, s->end, ']'));
     }
     return OK;
 }
@@ -107,19 +107,19 @@ static int answer_member(Scanner *s, const unsigned char *body, Answer *a)
     if (key_is(s, "status_code"))
         return value_span(s, body, &a->status_code);
     if (!key_is(s, "tasks"))
-        return skip_value(s, 1);
+        return skip_value(&s->p, s->end, 1);
     if (a->seen_tasks++)
         return DECLINE;
-    TRY(expect(s, '['));
+    TRY(expect(&s->p, s->end, '['));
     TRY(scan_members(s, body, a, task_member)); /* exactly one task */
-    return expect(s, ']');
+    return expect(&s->p, s->end, ']');
 }
 
 static int scan_answer(Scanner *s, Answer *a)
 {
     const unsigned char *body = s->p;
     TRY(scan_members(s, body, a, answer_member));
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     if (s->p != s->end || a->status_code.start < 0 || !a->seen_tasks
         || a->task_status_code.start < 0)
         return DECLINE;

@@ -31,7 +31,7 @@ typedef struct {
 } Column;
 
 typedef struct {
-    const unsigned char *p, *end;
+    const unsigned char *p, *end; /* the position: up to date at calls and returns (items.h) */
     Column *columns;
     int n_columns;
     int *top; /* indices of the item's own fields */

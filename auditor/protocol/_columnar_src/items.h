@@ -24,99 +24,105 @@ static int repeats_key(const Column *c, Py_ssize_t first, Py_ssize_t last)
     return 0;
 }
 
-static int scan_map(Scanner *s, Column *c)
+static inline int scan_map(const unsigned char **pp, const unsigned char *end, Column *c)
 {
     int empty, more;
-    TRY(open_container(s, '{', '}', &empty));
+    TRY(open_container(pp, end, '{', '}', &empty));
     Py_ssize_t first = c->children;
     uint64_t bloom = 0; /* one bit per key hash: a repeated key always hits a set bit */
     for (more = !empty; more;) {
-        skip_ws(s);
+        skip_ws(pp, end);
         size_t start = c->data.len;
-        TRY(scan_string(s, &c->data));
+        TRY(scan_string(pp, end, &c->data));
         TRY(buf_append_int32(&c->child_offsets, c->data.len));
         uint64_t bit = key_bit(c->data.data + start, c->data.len - start);
         if ((bloom & bit) && repeats_key(c, first, c->children))
             return DECLINE;
         bloom |= bit;
-        TRY(expect(s, ':'));
-        skip_ws(s);
+        TRY(expect(pp, end, ':'));
+        skip_ws(pp, end);
         int64_t value = 0;
-        int present = !(s->p < s->end && *s->p == 'n');
+        int present = !(*pp < end && **pp == 'n');
         if (present)
-            TRY(scan_int64(s, &value));
+            TRY(scan_int64(pp, end, &value));
         else
-            TRY(literal(s, "null", 4));
+            TRY(literal(pp, end, "null", 4));
         TRY(bit_put(&c->child_validity, c->children, present));
         c->child_nulls += !present;
         TRY(buf_append_int64(&c->child_values, value));
         c->children++;
-        TRY(more_members(s, '}', &more));
+        TRY(more_members(pp, end, '}', &more));
     }
     return OK;
 }
 
-static int scan_list(Scanner *s, Column *c)
+static inline int scan_list(const unsigned char **pp, const unsigned char *end, Column *c)
 {
     int empty, more;
-    TRY(open_container(s, '[', ']', &empty));
+    TRY(open_container(pp, end, '[', ']', &empty));
     for (more = !empty; more;) {
-        skip_ws(s);
-        TRY(scan_string(s, &c->data)); /* a null element is declined here */
+        skip_ws(pp, end);
+        TRY(scan_string(pp, end, &c->data)); /* a null element is declined here */
         TRY(buf_append_int32(&c->child_offsets, c->data.len));
         c->children++;
-        TRY(more_members(s, ']', &more));
+        TRY(more_members(pp, end, ']', &more));
     }
     return OK;
 }
 
 static int scan_object(Scanner *s, const int *fields, int n_fields, int object_depth);
 
-/* The value for column `c` at s->p (after the key's colon and any whitespace). */
-static int scan_value(Scanner *s, Column *c)
+/* The value for column `c` at *pp (after the key's colon and any whitespace). */
+static inline int scan_value(Scanner *s, const unsigned char **pp, const unsigned char *end,
+                             Column *c)
 {
     c->seen = 1;
-    if (s->p < s->end && *s->p == 'n') {
+    if (*pp < end && **pp == 'n') {
         c->is_null = 1;
-        return literal(s, "null", 4);
+        return literal(pp, end, "null", 4);
     }
     switch (c->kind) {
-    case KIND_INT64: return scan_int64(s, &c->int_value);
-    case KIND_STRING: return scan_string(s, &c->data);
+    case KIND_INT64: return scan_int64(pp, end, &c->int_value);
+    case KIND_STRING: return scan_string(pp, end, &c->data);
     case KIND_BOOL:
-        if (s->p < s->end && *s->p == 't') { c->bool_value = 1; return literal(s, "true", 4); }
+        if (*pp < end && **pp == 't') { c->bool_value = 1; return literal(pp, end, "true", 4); }
         c->bool_value = 0;
-        return literal(s, "false", 5);
-    case KIND_MAP: return scan_map(s, c);
-    case KIND_LIST: return scan_list(s, c);
-    case KIND_OBJECT:
-        return scan_object(s, COLUMN_INDEX + c->first_child, c->n_children, 1);
+        return literal(pp, end, "false", 5);
+    case KIND_MAP: return scan_map(pp, end, c);
+    case KIND_LIST: return scan_list(pp, end, c);
+    case KIND_OBJECT: /* (through s->p: scan_object is not inline) */
+        s->p = *pp;
+        TRY(scan_object(s, COLUMN_INDEX + c->first_child, c->n_children, 1));
+        *pp = s->p;
+        return OK;
     }
     return DECLINE;
 }
 
-/* An object whose keys are the columns `fields` (keys it does not name are skipped). */
+/* An object whose keys are the columns `fields` (keys it does not name are skipped), at s->p.
+ * The position is kept in a local meanwhile (see json.h) and given back in s->p. */
 static int scan_object(Scanner *s, const int *fields, int n_fields, int object_depth)
 {
+    const unsigned char *p = s->p, *end = s->end;
     int empty, more;
-    TRY(open_container(s, '{', '}', &empty));
+    TRY(open_container(&p, end, '{', '}', &empty));
     int guess = 0; /* the API sends keys in a fixed order: try the field after the last one */
     for (more = !empty; more;) {
-        skip_ws(s);
+        skip_ws(&p, end);
         Column *c = NULL;
         if (guess < n_fields) { /* the usual case: the expected key, written plainly */
             Column *expected = &s->columns[fields[guess]];
             size_t n = (size_t)expected->key_len;
-            if (expected->plain_key && (size_t)(s->end - s->p) > n + 1 && s->p[0] == '"'
-                && s->p[n + 1] == '"' && memcmp(s->p + 1, expected->key, n) == 0) {
+            if (expected->plain_key && (size_t)(end - p) > n + 1 && p[0] == '"'
+                && p[n + 1] == '"' && memcmp(p + 1, expected->key, n) == 0) {
                 c = expected;
                 guess++;
-                s->p += n + 2;
+                p += n + 2;
             }
         }
         if (c == NULL) {
             s->key.len = 0;
-            TRY(scan_string(s, &s->key));
+            TRY(scan_string(&p, end, &s->key));
         }
         for (int tried = 0, i = guess; c == NULL && tried < n_fields; tried++, i++) {
             if (i >= n_fields)
@@ -129,16 +135,20 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int object_d
                 break;
             }
         }
-        TRY(expect(s, ':'));
-        skip_ws(s);
-        if (c == NULL)
-            TRY(skip_value(s, object_depth));
-        else if (c->seen) /* a key given twice */
+        TRY(expect(&p, end, ':'));
+        skip_ws(&p, end);
+        if (c == NULL) {
+            const unsigned char *q = p; /* a copy: p's address must not leave (see json.h) */
+            TRY(skip_value(&q, end, object_depth));
+            p = q;
+        } else if (c->seen) { /* a key given twice */
             return DECLINE;
-        else
-            TRY(scan_value(s, c));
-        TRY(more_members(s, '}', &more));
+        } else {
+            TRY(scan_value(s, &p, end, c));
+        }
+        TRY(more_members(&p, end, '}', &more));
     }
+    s->p = p;
     return OK;
 }
 
@@ -167,15 +177,15 @@ static int end_row(Scanner *s)
 /* The value of "items": null, or an array of item objects, one row each. */
 static int scan_items_value(Scanner *s)
 {
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     if (s->p < s->end && *s->p == 'n') /* "items": null */
-        return literal(s, "null", 4);
+        return literal(&s->p, s->end, "null", 4);
     int empty, more;
-    TRY(open_container(s, '[', ']', &empty));
+    TRY(open_container(&s->p, s->end, '[', ']', &empty));
     for (more = !empty; more;) {
         TRY(scan_object(s, s->top, s->n_top, 1));
         TRY(end_row(s));
-        TRY(more_members(s, ']', &more));
+        TRY(more_members(&s->p, s->end, ']', &more));
     }
     return OK;
 }
@@ -183,7 +193,7 @@ static int scan_items_value(Scanner *s)
 static int scan_items(Scanner *s)
 {
     TRY(scan_items_value(s));
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     return s->p == s->end ? OK : DECLINE;
 }
 

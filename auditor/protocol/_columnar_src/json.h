@@ -5,53 +5,62 @@
 
 #include "columns.h"
 
-static inline void skip_ws(Scanner *s)
+/* The lexing helpers take the position by address (pp) and the end of the input, and are inline:
+ * a caller keeps its position in a local, which stores into the columns' buffers (char *, which
+ * may alias anything, a Scanner's p included) do not force back to memory after each write. */
+
+static inline void skip_ws(const unsigned char **pp, const unsigned char *end)
 {
-    /* compact JSON has none: one comparison settles the usual case */
-    while (s->p < s->end && *s->p <= ' '
-           && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-        s->p++;
+    const unsigned char *p = *pp;
+    if (p < end && *p > ' ') /* compact JSON has none: one comparison settles the usual case */
+        return;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    *pp = p;
 }
 
-static inline int expect(Scanner *s, char c)
+static inline int expect(const unsigned char **pp, const unsigned char *end, char c)
 {
-    skip_ws(s);
-    if (s->p >= s->end || *s->p != (unsigned char)c)
+    skip_ws(pp, end);
+    if (*pp >= end || **pp != (unsigned char)c)
         return DECLINE;
-    s->p++;
+    (*pp)++;
     return OK;
 }
 
-static int literal(Scanner *s, const char *word, size_t n)
+static inline int literal(const unsigned char **pp, const unsigned char *end, const char *word,
+                          size_t n)
 {
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+    if ((size_t)(end - *pp) < n || memcmp(*pp, word, n) != 0)
         return DECLINE;
-    s->p += n;
+    *pp += n;
     return OK;
 }
 
 /* The opening bracket of an array or object; *empty tells whether it closes at once (then
  * consumed too). Loops over members end with more_members(). */
-static inline int open_container(Scanner *s, char open, char close, int *empty)
+static inline int open_container(const unsigned char **pp, const unsigned char *end, char open,
+                                 char close, int *empty)
 {
-    TRY(expect(s, open));
-    skip_ws(s);
-    *empty = s->p < s->end && *s->p == (unsigned char)close;
+    TRY(expect(pp, end, open));
+    skip_ws(pp, end);
+    *empty = *pp < end && **pp == (unsigned char)close;
     if (*empty)
-        s->p++;
+        (*pp)++;
     return OK;
 }
 
 /* After a member: *more is set past a comma; otherwise the closing bracket must follow. */
-static inline int more_members(Scanner *s, char close, int *more)
+static inline int more_members(const unsigned char **pp, const unsigned char *end, char close,
+                               int *more)
 {
-    skip_ws(s);
-    *more = s->p < s->end && *s->p == ',';
+    skip_ws(pp, end);
+    *more = *pp < end && **pp == ',';
     if (*more) {
-        s->p++;
+        (*pp)++;
         return OK;
     }
-    return expect(s, close);
+    return expect(pp, end, close);
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), or 0. */
@@ -191,34 +200,49 @@ static inline int plain_run(const unsigned char **pp, const unsigned char *end, 
     return OK;
 }
 
-/* The string at s->p (which must be '"'), decoded and appended to out (checked only if NULL). */
-static int scan_string(Scanner *s, Buf *out)
+/* The rest of a string, from p inside it: escapes, non-ASCII and the plain runs between them;
+ * *next is set past the closing quote. Out of line: most strings end at their first plain run. */
+static int string_rest(const unsigned char *p, const unsigned char *end, Buf *out,
+                       const unsigned char **next)
 {
-    const unsigned char *p = s->p, *end = s->end;
-    if (p >= end || *p != '"')
-        return DECLINE;
-    p++;
     for (;;) {
-        TRY(plain_run(&p, end, out));
         if (p >= end)
             return DECLINE;
         if (*p == '"') {
-            s->p = p + 1;
+            *next = p + 1;
             return OK;
         }
         if (*p == '\\') {
             TRY(unescape(&p, end, out));
-            continue;
+        } else {
+            if (*p < 0x20) /* control characters must be escaped */
+                return DECLINE;
+            int n = utf8_sequence(p, end);
+            if (n == 0)
+                return DECLINE;
+            if (out)
+                TRY(buf_append(out, p, (size_t)n));
+            p += n;
         }
-        if (*p < 0x20) /* control characters must be escaped */
-            return DECLINE;
-        int n = utf8_sequence(p, end);
-        if (n == 0)
-            return DECLINE;
-        if (out)
-            TRY(buf_append(out, p, (size_t)n));
-        p += n;
+        TRY(plain_run(&p, end, out));
     }
+}
+
+/* The string at *pp (which must be '"'), decoded and appended to out (checked only if NULL). */
+static inline int scan_string(const unsigned char **pp, const unsigned char *end, Buf *out)
+{
+    const unsigned char *p = *pp, *past;
+    if (p >= end || *p != '"')
+        return DECLINE;
+    p++;
+    TRY(plain_run(&p, end, out));
+    if (p < end && *p == '"') {
+        *pp = p + 1;
+        return OK;
+    }
+    TRY(string_rest(p, end, out, &past)); /* (past is a copy: *pp may be the caller's local) */
+    *pp = past;
+    return OK;
 }
 
 /* Up to seven digits at *pp read eight bytes at a time (SWAR): most integers of an answer are
@@ -255,9 +279,9 @@ static inline int short_digits(const unsigned char **pp, const unsigned char *en
 }
 
 /* A JSON integer that fits int64; fractions and exponents are declined (see the top). */
-static int scan_int64(Scanner *s, int64_t *value)
+static inline int scan_int64(const unsigned char **pp, const unsigned char *end, int64_t *value)
 {
-    const unsigned char *p = s->p, *end = s->end;
+    const unsigned char *p = *pp;
     int negative = p < end && *p == '-';
     if (negative)
         p++;
@@ -284,13 +308,13 @@ static int scan_int64(Scanner *s, int64_t *value)
     if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
         return DECLINE;
     *value = negative ? (int64_t)(0 - acc) : (int64_t)acc;
-    s->p = p;
+    *pp = p;
     return OK;
 }
 
-static int skip_number(Scanner *s)
+static int skip_number(const unsigned char **pp, const unsigned char *end)
 {
-    const unsigned char *p = s->p, *end = s->end;
+    const unsigned char *p = *pp;
     if (p < end && *p == '-')
         p++;
     if (p >= end || *p < '0' || *p > '9')
@@ -313,38 +337,38 @@ static int skip_number(Scanner *s)
             return DECLINE;
         while (p < end && *p >= '0' && *p <= '9') p++;
     }
-    s->p = p;
+    *pp = p;
     return OK;
 }
 
 /* Any JSON value, checked and thrown away (a field the layout does not name). */
-static int skip_value(Scanner *s, int depth)
+static int skip_value(const unsigned char **pp, const unsigned char *end, int depth)
 {
-    skip_ws(s);
-    if (s->p >= s->end || depth > MAX_DEPTH)
+    skip_ws(pp, end);
+    if (*pp >= end || depth > MAX_DEPTH)
         return DECLINE;
-    switch (*s->p) {
-    case '"': return scan_string(s, NULL);
-    case 't': return literal(s, "true", 4);
-    case 'f': return literal(s, "false", 5);
-    case 'n': return literal(s, "null", 4);
+    switch (**pp) {
+    case '"': return scan_string(pp, end, NULL);
+    case 't': return literal(pp, end, "true", 4);
+    case 'f': return literal(pp, end, "false", 5);
+    case 'n': return literal(pp, end, "null", 4);
     case '{':
     case '[': {
-        int is_object = *s->p == '{', empty, more;
+        int is_object = **pp == '{', empty, more;
         char close = is_object ? '}' : ']';
-        TRY(open_container(s, (char)*s->p, close, &empty));
+        TRY(open_container(pp, end, (char)**pp, close, &empty));
         for (more = !empty; more;) {
             if (is_object) {
-                skip_ws(s);
-                TRY(scan_string(s, NULL));
-                TRY(expect(s, ':'));
+                skip_ws(pp, end);
+                TRY(scan_string(pp, end, NULL));
+                TRY(expect(pp, end, ':'));
             }
-            TRY(skip_value(s, depth + 1));
-            TRY(more_members(s, close, &more));
+            TRY(skip_value(pp, end, depth + 1));
+            TRY(more_members(pp, end, close, &more));
         }
         return OK;
     }
-    default: return skip_number(s);
+    default: return skip_number(pp, end);
     }
 }
 
