@@ -284,6 +284,25 @@ def test_anything_unusual_is_declined(text: str) -> None:
     same_as_reference("bulk_pages_summary", data)
 
 
+def test_keys_one_byte_off_a_field_or_another_map_key_are_other_keys() -> None:
+    """Keys are compared inline, a word at a time: a key that differs from a field's in any one
+    byte is an unknown key (skipped), whether it stands where that field is expected or not, and
+    map keys that differ in one byte are not a key given twice."""
+    fields = [key for key, _kind, _parent in columnar.layout("bulk_pages_summary").specs]
+    for index, key in enumerate(fields):
+        before = "".join(f'"{field}":null,' for field in fields[:index])
+        for at in range(len(key)):
+            other = key[:at] + chr(ord(key[at]) ^ 1) + key[at + 1:]
+            text = f'[{{{before}"{other}":"x","{key}":null}},{{"{other}":"x"}}]'
+            assert same_as_reference("bulk_pages_summary", text.encode())
+    for length in range(1, 20):
+        key = "".join(chr(ord("a") + n) for n in range(length))
+        for at in range(length):
+            other = key[:at] + "_" + key[at + 1:]
+            text = f'[{{"referring_links_tld":{{"{key}":1,"{other}":2}}}}]'
+            assert same_as_reference("bulk_pages_summary", text.encode())
+
+
 def test_a_list_with_a_null_element_is_declined_and_nested_objects_are_read() -> None:
     history = ('[{"date":"2021-10-01","info":{"server":"nginx","platform_type":["cms","blogs"],'
                '"is_ip":false,"target_spam_score":3,"other":{}}},{"info":null},{}]')

@@ -5,6 +5,35 @@
 
 #include "json.h"
 
+/* Whether the n bytes at a and b are the same. Inline (keys are short, and a call to memcmp cost
+ * more than the comparison): 8 bytes at a time, the last 8 overlapping; 4 and 4 or byte by byte
+ * below 8. */
+static inline int same_bytes(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    if (n >= 8) {
+        uint64_t u, v;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&u, x + i, 8);
+            memcpy(&v, y + i, 8);
+            if (u != v)
+                return 0;
+        }
+        memcpy(&u, x + n - 8, 8);
+        memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        uint32_t u0, v0, u1, v1;
+        memcpy(&u0, x, 4);
+        memcpy(&v0, y, 4);
+        memcpy(&u1, x + n - 4, 4);
+        memcpy(&v1, y + n - 4, 4);
+        return u0 == v0 && u1 == v1;
+    }
+    return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
 /* Which of 64 bits a map key sets in its map's filter: equal keys always pick the same bit. */
 static inline uint64_t key_bit(const char *p, size_t n)
 {
@@ -19,7 +48,7 @@ static int repeats_key(const Column *c, Py_ssize_t first, Py_ssize_t last)
     int32_t start = offsets[last], len = offsets[last + 1] - start;
     for (Py_ssize_t i = first; i < last; i++)
         if (offsets[i + 1] - offsets[i] == len
-            && memcmp(c->data.data + offsets[i], c->data.data + start, (size_t)len) == 0)
+            && same_bytes(c->data.data + offsets[i], c->data.data + start, (size_t)len))
             return 1;
     return 0;
 }
@@ -99,6 +128,31 @@ static inline int scan_value(Scanner *s, const unsigned char **pp, const unsigne
     return DECLINE;
 }
 
+/* Whether column c's key and its colon are at p, written plainly: the usual case. */
+static inline int expected_key(const Column *c, const unsigned char *p, const unsigned char *end)
+{
+    size_t n = (size_t)c->key_len;
+    return c->plain_key && (size_t)(end - p) > n + 2 && p[0] == '"' && p[n + 1] == '"'
+           && p[n + 2] == ':' && same_bytes(p + 1, c->key, n);
+}
+
+/* The column of `fields` whose key is s->key, looked for from *guess on (then set past it), or
+ * NULL. */
+static Column *find_field(const Scanner *s, const int *fields, int n_fields, int *guess)
+{
+    for (int tried = 0, i = *guess; tried < n_fields; tried++, i++) {
+        if (i >= n_fields)
+            i = 0;
+        Column *candidate = &s->columns[fields[i]];
+        if ((size_t)candidate->key_len == s->key.len
+            && same_bytes(candidate->key, s->key.data, s->key.len)) {
+            *guess = i + 1;
+            return candidate;
+        }
+    }
+    return NULL;
+}
+
 /* An object whose keys are the columns `fields` (keys it does not name are skipped), at s->p.
  * The position is kept in a local meanwhile (see json.h) and given back in s->p. */
 static int scan_object(Scanner *s, const int *fields, int n_fields, int object_depth)
@@ -108,34 +162,17 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int object_d
     TRY(open_container(&p, end, '{', '}', &empty));
     int guess = 0; /* the API sends keys in a fixed order: try the field after the last one */
     for (more = !empty; more;) {
-        skip_ws(&p, end);
-        Column *c = NULL;
-        if (guess < n_fields) { /* the usual case: the expected key, written plainly */
-            Column *expected = &s->columns[fields[guess]];
-            size_t n = (size_t)expected->key_len;
-            if (expected->plain_key && (size_t)(end - p) > n + 1 && p[0] == '"'
-                && p[n + 1] == '"' && memcmp(p + 1, expected->key, n) == 0) {
-                c = expected;
-                guess++;
-                p += n + 2;
-            }
-        }
-        if (c == NULL) {
+        Column *c;
+        if (guess < n_fields && expected_key(&s->columns[fields[guess]], p, end)) {
+            c = &s->columns[fields[guess++]];
+            p += c->key_len + 3;
+        } else { /* any other key, or one written with whitespace or escapes */
+            skip_ws(&p, end);
             s->key.len = 0;
             TRY(scan_string(&p, end, &s->key));
+            c = find_field(s, fields, n_fields, &guess);
+            TRY(expect(&p, end, ':'));
         }
-        for (int tried = 0, i = guess; c == NULL && tried < n_fields; tried++, i++) {
-            if (i >= n_fields)
-                i = 0;
-            Column *candidate = &s->columns[fields[i]];
-            if ((size_t)candidate->key_len == s->key.len
-                && memcmp(candidate->key, s->key.data, s->key.len) == 0) {
-                c = candidate;
-                guess = i + 1;
-                break;
-            }
-        }
-        TRY(expect(&p, end, ':'));
         skip_ws(&p, end);
         if (c == NULL) {
             const unsigned char *q = p; /* a copy: p's address must not leave (see json.h) */

@@ -19,11 +19,19 @@ static inline void skip_ws(const unsigned char **pp, const unsigned char *end)
     *pp = p;
 }
 
+/* Whether the byte at p is c. */
+static inline int at(const unsigned char *p, const unsigned char *end, char c)
+{
+    return p < end && *p == (unsigned char)c;
+}
+
 static inline int expect(const unsigned char **pp, const unsigned char *end, char c)
 {
-    skip_ws(pp, end);
-    if (*pp >= end || **pp != (unsigned char)c)
-        return DECLINE;
+    if (!at(*pp, end, c)) { /* whitespace first? (compact JSON: the byte is there at once) */
+        skip_ws(pp, end);
+        if (!at(*pp, end, c))
+            return DECLINE;
+    }
     (*pp)++;
     return OK;
 }
@@ -44,7 +52,7 @@ static inline int open_container(const unsigned char **pp, const unsigned char *
 {
     TRY(expect(pp, end, open));
     skip_ws(pp, end);
-    *empty = *pp < end && **pp == (unsigned char)close;
+    *empty = at(*pp, end, close);
     if (*empty)
         (*pp)++;
     return OK;
@@ -54,8 +62,9 @@ static inline int open_container(const unsigned char **pp, const unsigned char *
 static inline int more_members(const unsigned char **pp, const unsigned char *end, char close,
                                int *more)
 {
-    skip_ws(pp, end);
-    *more = *pp < end && **pp == ',';
+    if (!at(*pp, end, ',')) /* (compact JSON: a comma at once, between members) */
+        skip_ws(pp, end);
+    *more = at(*pp, end, ',');
     if (*more) {
         (*pp)++;
         return OK;
