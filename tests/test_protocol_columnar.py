@@ -303,6 +303,17 @@ def test_keys_one_byte_off_a_field_or_another_map_key_are_other_keys() -> None:
             assert same_as_reference("bulk_pages_summary", text.encode())
 
 
+@pytest.mark.parametrize("first_null", range(0, 20))
+def test_a_validity_bitmap_begun_at_the_first_null_has_every_row_before_it_valid(first_null: int) -> None:
+    """A validity bitmap is only built from a column's first null on (items.h: put_validity):
+    wherever that null falls, in a column or among a map's values, the rows before it are valid
+    and those after it are what they are."""
+    items = [{"rank": None if n == first_null or n == first_null + 3 else n,
+              "referring_links_tld": {f"k{k}": None if 2 * n + k == first_null else k for k in range(2)}}
+             for n in range(24)]
+    assert same_as_reference("bulk_pages_summary", orjson.dumps(items))
+
+
 def test_a_list_with_a_null_element_is_declined_and_nested_objects_are_read() -> None:
     history = ('[{"date":"2021-10-01","info":{"server":"nginx","platform_type":["cms","blogs"],'
                '"is_ip":false,"target_spam_score":3,"other":{}}},{"info":null},{}]')

@@ -34,6 +34,29 @@ static inline int same_bytes(const void *a, const void *b, size_t n)
     return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 
+/* Bits [0, n) of an empty bitmap set, the rest of their last byte clear. */
+static int set_bits_before(Buf *b, Py_ssize_t n)
+{
+    size_t full = (size_t)n >> 3;
+    TRY(buf_reserve(b, full + 1));
+    memset(b->data, 0xFF, full);
+    b->data[full] = (char)((1u << (n & 7)) - 1);
+    b->len = full + 1;
+    return OK;
+}
+
+/* Validity bit `index` of a bitmap whose nulls so far are *nulls (counted here). The bitmap is
+ * only built from the first null on, every bit before it set: most columns have no null, and
+ * are exported without a bitmap (arrow.h), so setting their bits was wasted. */
+static inline int put_validity(Buf *bitmap, Py_ssize_t *nulls, Py_ssize_t index, int valid)
+{
+    if (valid && *nulls == 0)
+        return OK;
+    if (!valid && (*nulls)++ == 0)
+        TRY(set_bits_before(bitmap, index));
+    return bit_put(bitmap, index, valid);
+}
+
 /* Which of 64 bits a map key sets in its map's filter: equal keys always pick the same bit. */
 static inline uint64_t key_bit(const char *p, size_t n)
 {
@@ -76,8 +99,7 @@ static inline int scan_map(const unsigned char **pp, const unsigned char *end, C
             TRY(scan_int64(pp, end, &value));
         else
             TRY(literal(pp, end, "null", 4));
-        TRY(bit_put(&c->child_validity, c->children, present));
-        c->child_nulls += !present;
+        TRY(put_validity(&c->child_validity, &c->child_nulls, c->children, present));
         TRY(buf_append_int64(&c->child_values, value));
         c->children++;
         TRY(more_members(pp, end, '}', &more));
@@ -196,8 +218,7 @@ static int end_row(Scanner *s)
     for (int i = 0; i < s->n_columns; i++) {
         Column *c = &s->columns[i];
         int valid = c->seen && !c->is_null;
-        TRY(bit_put(&c->validity, row, valid));
-        c->nulls += !valid;
+        TRY(put_validity(&c->validity, &c->nulls, row, valid));
         switch (c->kind) {
         case KIND_INT64: TRY(buf_append_int64(&c->values, valid ? c->int_value : 0)); break;
         case KIND_BOOL: TRY(bit_put(&c->values, row, valid && c->bool_value)); break;
