@@ -215,8 +215,8 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int object_d
 static int end_row(Scanner *s)
 {
     Py_ssize_t row = s->rows;
-    for (int i = 0; i < s->n_columns; i++) {
-        Column *c = &s->columns[i];
+    /* (the bounds in locals: a buffer write would make the compiler reload s->n_columns) */
+    for (Column *c = s->columns, *stop = c + s->n_columns; c < stop; c++) {
         int valid = c->seen && !c->is_null;
         TRY(put_validity(&c->validity, &c->nulls, row, valid));
         switch (c->kind) {
