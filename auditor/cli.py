@@ -18,6 +18,7 @@ Exit codes (for cron and Airflow):
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Any, Callable, Sequence
@@ -176,11 +177,15 @@ def _tune_gc() -> None:
     answer) has no cycles, yet every 700 new containers trigger a young collection, and older
     ones walk whatever the process holds. Everything imported so far is frozen out of the
     collector's sight and young collections are made rarer (measured: ~1 us per decoded item
-    with the defaults, nothing with these; docs/PERFORMANCE.md). Cycles are still collected."""
-    import gc
+    with the defaults, nothing with these; docs/PERFORMANCE.md). Cycles are still collected.
+
+    The collector is off while the run imports (:func:`_execute` turns it off): ~150 young
+    collections and a full one that found nothing cost ~60 ms more than the one collection here
+    (docs/PERFORMANCE.md, eleventh round)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    gc.enable()
 
 
 def _tune_threads() -> None:
@@ -199,20 +204,23 @@ def _execute(data: dict[str, Any], source: str, overrides: dict[str, Any], args:
     # the plan's estimate before the first paid request (auditor.jobs.preflight). The run's
     # imports wait until it has left: both would hold the GIL, and the request would leave
     # later for nothing.
-    from auditor.jobs.preflight import EarlyAccountCheck
-    from auditor.jobs.raw import CheckSettings, check_settings, deep_merge
-    early = EarlyAccountCheck.start(check_settings(deep_merge(data, overrides)))
-    if early is not None:
-        early.wait_until_sent(timeout_s=0.5)
-    from auditor.jobs.config import merge_overrides, parse_job
-    job = merge_overrides(parse_job(data, source), overrides)
-    if early is not None and early.settings != CheckSettings.of_job(job):
-        early = None  # read differently before validation: the run checks the account itself
-    _tune_threads()
-    from auditor.memory import tune_allocator
-    tune_allocator()
-    from auditor.jobs.execute import run_job
-    _tune_gc()
+    gc.disable()  # until _tune_gc, after the imports
+    try:
+        from auditor.jobs.preflight import EarlyAccountCheck
+        from auditor.jobs.raw import CheckSettings, check_settings, deep_merge
+        early = EarlyAccountCheck.start(check_settings(deep_merge(data, overrides)))
+        if early is not None:
+            early.wait_until_sent(timeout_s=0.5)
+        from auditor.jobs.config import merge_overrides, parse_job
+        job = merge_overrides(parse_job(data, source), overrides)
+        if early is not None and early.settings != CheckSettings.of_job(job):
+            early = None  # read differently before validation: the run checks the account itself
+        _tune_threads()
+        from auditor.memory import tune_allocator
+        tune_allocator()
+        from auditor.jobs.execute import run_job
+    finally:
+        _tune_gc()
     return run_job(job, resume=args.resume, quiet=args.quiet, account_check=early)
 
 
