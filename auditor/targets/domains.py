@@ -57,13 +57,7 @@ class SuffixRules:
             labels = rule.lstrip("!").split(".")
             nodes.update(".".join(labels[start:]) for start in range(len(labels)) if labels[start] != "*")
         self.table: dict[str, tuple[int, int, int, int]] = {
-            node: (
-                _match(node, True, all_rules),
-                _match(node, False, all_rules),
-                _match(node, True, icann_rules),
-                _match(node, False, icann_rules),
-            )
-            for node in nodes
+            node: _lengths(node, all_rules) + _lengths(node, icann_rules) for node in nodes
         }
 
     def split(self, host: str) -> tuple[int, int, int]:
@@ -105,20 +99,21 @@ class SuffixRules:
         return icann, public, dots[public] + 1 if len(dots) > public else 0
 
 
-def _match(suffix: str, entire: bool, rules: set[str]) -> int:
-    """The public-suffix length the rules give a name ending in ``suffix``, 0 for none.
+def _lengths(suffix: str, rules: set[str]) -> tuple[int, int]:
+    """The public-suffix lengths the rules give a name ending in ``suffix``: ``(the name is
+    suffix itself, the name is longer)``, 0 for none.
 
-    ``entire``: the name is ``suffix`` itself. Exception rules win over wildcards, wildcards over
-    plain rules, as in the package.
+    Exception rules win over wildcards, wildcards over plain rules, as in the package; only a
+    wildcard tells the two apart.
     """
     depth = suffix.count(".") + 1
     if "!" + suffix in rules:
-        return depth - 1
+        return depth - 1, depth - 1
     if "*." + suffix in rules:
-        return depth if entire else depth + 1
+        return depth, depth + 1
     if suffix in rules:
-        return depth
-    return 0
+        return depth, depth
+    return 0, 0
 
 
 def _ascii_rule(rule: str) -> str:
