@@ -42,6 +42,23 @@ def test_the_database_lives_in_state_with_wal_and_full_sync(tmp_path: Path,
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
+def test_journal_entries_skip_the_fsync_and_every_other_write_still_has_it(
+        store: CheckpointStore) -> None:
+    def synchronous() -> int:
+        return int(store._db.execute("PRAGMA synchronous").fetchone()[0])
+
+    run = store.start_run("job", {})
+    assert synchronous() == 2  # FULL
+    receipts = []
+    for i in range(3):
+        receipts.append(store.journal_received(run.run_id, "bulk", f"c{i}", rows=1, requests=1,
+                                               cost=0.25))
+        assert synchronous() == 1  # NORMAL: survives the process, not a power cut
+    store.commit(run.run_id, [], [unit("c0")], receipts[:1])
+    assert synchronous() == 2
+    assert store.settle_lost_work(run.run_id) == Waste(units=2, rows=2, requests=2, cost=0.5)
+
+
 def test_a_second_process_cannot_open_the_same_directory(tmp_path: Path,
                                                          store: CheckpointStore) -> None:
     with pytest.raises(StoreLocked):

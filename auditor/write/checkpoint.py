@@ -216,6 +216,7 @@ class CheckpointStore:
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._synchronous = "FULL"
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
@@ -244,7 +245,7 @@ class CheckpointStore:
         """One write transaction; ``durable=False`` skips the fsync (survives a process
         crash, not a power cut) for bookkeeping that may be lost."""
         with self._lock:
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._sync(durable)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -252,6 +253,14 @@ class CheckpointStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _sync(self, durable: bool) -> None:
+        """Commits fsync from now on if ``durable`` (the lock held): the pragma is run only when
+        the setting changes, since a run journals one result after another between flushes."""
+        level = "FULL" if durable else "NORMAL"
+        if level != self._synchronous:
+            self._db.execute(f"PRAGMA synchronous={level}")
+            self._synchronous = level
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -432,10 +441,13 @@ class CheckpointStore:
     def journal_received(self, run_id: str, endpoint: str, unit_id: str, *, rows: int,
                          requests: int, cost: float) -> int:
         """Note a unit result handed to the sink (not fsynced); returns its receipt id."""
-        with self._transaction(durable=False) as db:
-            cursor = db.execute("INSERT INTO received (run_id, endpoint, unit_id, rows, "
-                                "requests, cost) VALUES (?, ?, ?, ?, ?, ?)",
-                                (run_id, endpoint, unit_id, rows, requests, cost))
+        with self._lock:
+            self._sync(durable=False)
+            # One statement, committed on its own (the connection autocommits): the same as a
+            # transaction around it, for two statements fewer on every result of a run.
+            cursor = self._db.execute("INSERT INTO received (run_id, endpoint, unit_id, rows, "
+                                      "requests, cost) VALUES (?, ?, ?, ?, ?, ?)",
+                                      (run_id, endpoint, unit_id, rows, requests, cost))
         return int(cursor.lastrowid or 0)
 
     def try_journal_received(self, run_id: str, endpoint: str, unit_id: str, *, rows: int,
