@@ -31,6 +31,7 @@ from auditor.plan import (
 )
 from auditor.plan import builder
 from auditor.plan.dedup import SeenKeys, target_keys
+from auditor.plan.packer import stable_order
 from auditor.targets.fastpath import fastpath
 from auditor.targets import SourceLine, normalise, registrable_domain
 
@@ -122,6 +123,21 @@ def test_limits_hold_and_nothing_is_lost(sizes: list[int], max_targets: int, max
     again = pack_ids(ids, max_targets=max_targets, max_domains=max_domains)
     first = pack_ids(ids, max_targets=max_targets, max_domains=max_domains)
     assert [c.tolist() for c in again.chunks] == [c.tolist() for c in first.chunks]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 40), max_size=300),
+    high=st.sampled_from([0, 1 << 8, 1 << 16, 3 << 16, 1 << 28, 1 << 40]),
+)
+def test_stable_order_is_the_stable_argsort(keys: list[int], high: int) -> None:
+    """Keys with many ties, over one to three 16-bit digits (the key plus ``high`` times a small
+    number): ties in the low digit are ordered by the high ones, and equal keys stay in order."""
+    values = np.array([k + high * (k % 7) for k in keys], dtype=np.int64)
+    for dtype in (np.int32, np.int64) if high < 1 << 31 else (np.int64,):
+        order = stable_order(values.astype(dtype))
+        assert order.dtype == np.int32
+        assert order.tolist() == np.argsort(values, kind="stable").tolist()
 
 
 heavy_tailed_sizes = st.builds(

@@ -56,7 +56,8 @@ import pyarrow.ipc as ipc
 
 from auditor.plan.dedup import KeyArray, SeenKeys
 from auditor.plan.lines import BatchNormaliser
-from auditor.plan.packer import MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids
+from auditor.plan.packer import (MAX_DOMAINS, MAX_TARGETS, IndexArray, Packing, lower_bound, pack_ids,
+                                 stable_order)
 from auditor.plan.scratch import scratch_files
 from auditor.targets.fastpath import COMPILED, fastpath
 from auditor.targets.read import LineBatch, SourceLine, as_batches, iter_batches
@@ -538,7 +539,7 @@ def _group_targets(file: IO[bytes], kept: IndexArray, packing: Packing, first_ch
             lo, hi = np.searchsorted(kept, (start, end))
             where = place[lo:hi]
             group = np.searchsorted(group_starts, where, side="right") - 1
-            by_group = np.argsort(group, kind="stable")
+            by_group = stable_order(group)
             targets = batch.take(pa.array(kept[lo:hi][by_group] - start))
             where, group = where[by_group], group[by_group]
             cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), group.size]

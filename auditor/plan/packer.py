@@ -111,7 +111,7 @@ def pack_ids(
     # it is its runs in that order: sort the runs (a few per domain), not the targets. Lists of
     # half a million domains make these per-domain arrays as big as the per-target ones: each is
     # dropped as soon as it has been used.
-    by_request = np.argsort(runs.request, kind="stable")
+    by_request = stable_order(runs.request)
     request = runs.request[by_request]
     domain = order[runs.domain[by_request]]
     del order
@@ -121,10 +121,9 @@ def pack_ids(
     run_starts = group_starts[domain] + runs.start[by_request]
     del runs, by_request, group_starts, domain
     # The targets grouped by domain, in input order within each: a run is a slice of its group.
-    # int32, half the bytes of numpy's int64 indices (a window never holds 2**31 targets); the
-    # int64 result of the sort is dropped at once. These few per-target arrays, rather than the
-    # half a dozen of a per-target sort key, are the packer's whole footprint.
-    grouped = np.argsort(ids, kind="stable").astype(np.int32)
+    # These few per-target arrays, rather than the half a dozen of a per-target sort key, are the
+    # packer's whole footprint.
+    grouped = stable_order(ids)
     targets = grouped[_ranges(run_starts, length)]
     del grouped, run_starts
 
@@ -134,6 +133,26 @@ def pack_ids(
     # poured through a request's room at most once, and a lone domain's requests hold one run.
     n_domains = np.diff(first_run, append=request.size).tolist()
     return Packing(np.split(targets, ends), n_domains)
+
+
+def stable_order(keys: npt.NDArray[np.integer]) -> IndexArray:
+    """``np.argsort(keys, kind="stable")`` as int32, for non-negative integer ``keys`` (fewer
+    than 2**31 of them).
+
+    numpy sorts 16-bit integers stably by radix sort, in linear time, but wider ones by timsort
+    (a dozen comparisons a key at a million). So the keys are sorted by their low 16 bits, then
+    that order stably by the next 16 bits, and so on while any key has more: the same order, in
+    one radix sort for each 16 bits the largest key needs.
+    """
+    # astype(np.uint16) keeps the low 16 bits.
+    order = np.argsort(keys.astype(np.uint16), kind="stable").astype(np.int32)
+    top, shift = int(keys.max(initial=0)), 16
+    while top >> shift:
+        digits = keys[order]
+        digits >>= shift
+        order = order[np.argsort(digits.astype(np.uint16), kind="stable")]
+        shift += 16
+    return order
 
 
 def _ranges(starts: IntArray, lengths: IntArray) -> IndexArray:
