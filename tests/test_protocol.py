@@ -6,7 +6,7 @@ import base64
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import (
@@ -23,7 +23,7 @@ from auditor.errors import (
 from auditor.protocol.envelope import parse_envelope, single_task
 from auditor.protocol.filters import FilterError, validate_filters, validate_order_by
 from auditor.protocol.gateways import GATEWAYS, Connection, build_request, credentials_from_env
-from auditor.protocol.matching import _match_one_by_one, _match_urls, match_items, match_key
+from auditor.protocol.matching import _all_exact_once, _match_one_by_one, _match_urls, match_items, match_key
 from auditor.protocol.status import Action, action_for, action_for_http
 
 
@@ -173,8 +173,8 @@ class TestMatching:
         targets = ["https://a.com/", "b.com", "https://c.com/page", "d.com"]
         items = [{"url": "https://c.com/page/"}, {"url": "B.com"}, {"url": "https://a.com"},
                  {"url": "https://a.com/"}, {"url": "https://zzz.com/"}]
-        kept, owners, unmatched, targets_are_urls = match_items(items, targets)
-        assert owners == ["https://c.com/page", "b.com", "https://a.com/"]
+        kept, owners, unmatched, targets_are_urls, missing = match_items(items, targets)
+        assert owners == ["https://c.com/page", "b.com", "https://a.com/"] and missing is None
         assert kept[0]["url"] == "https://c.com/page/"
         assert unmatched == 1 and not targets_are_urls
 
@@ -202,11 +202,55 @@ class TestMatching:
 
         from auditor.protocol.items import ItemColumns
         items = ItemColumns("bulk_pages_summary", pa.record_batch({"url": ["a.com", "b.com"]}))
-        kept, owners, unmatched, targets_are_urls = match_items(items, ["b.com", "a.com"])
+        kept, owners, unmatched, targets_are_urls, missing = match_items(items, ["b.com", "c.com", "a.com"])
         assert kept is items and owners == ["a.com", "b.com"] and unmatched == 0 and targets_are_urls
-        kept, owners, _, targets_are_urls = match_items(items, ["b.com"])
+        assert missing == ["c.com"]
+        kept, owners, _, targets_are_urls, missing = match_items(items, ["b.com"])
         assert kept.batch.column("url").to_pylist() == ["b.com"] and owners == ["b.com"]
-        assert not targets_are_urls  # "a.com" answers no target: matched one by one
+        assert not targets_are_urls and missing is None  # "a.com" answers no target: one by one
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x/", "C.com",
+                                     "https://bücher.de/é", "", None]), max_size=10),
+           st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x", "c.com",
+                                     "https://bücher.de/é", "", "\ud800"]), max_size=8),
+           st.integers(0, 3))
+    def test_scanned_urls_matched_in_c_as_one_by_one(self, urls: list[str | None],
+                                                     targets: list[str], skip: int) -> None:
+        """The C pass over a url column (any slice of it; targets repeated or missing) pairs
+        when every url is a target as sent, each once, and every target is UTF-8 (a lone
+        surrogate is left to the reference), and then gives
+        what matching one by one gives, and the targets no url is, in their order."""
+        import pyarrow as pa
+
+        from auditor.protocol.columnar import AVAILABLE, exact_owners
+        from auditor.protocol.items import ItemColumns
+        column = pa.array(["pad"] * skip + urls, pa.string()).slice(skip)
+        items = ItemColumns("bulk_pages_summary", pa.RecordBatch.from_arrays([column], ["url"]))
+        matched = match_items(items, targets)
+        exact = exact_owners(column, targets)
+        encodable = all(t == t.encode("utf-8", "replace").decode() for t in targets)
+        assert (exact is not None) == (
+            AVAILABLE and bool(urls) and encodable and _all_exact_once(urls, set(targets)))
+        rows, owners, unmatched = _match_urls(urls, targets)
+        assert (matched.targets, matched.unmatched) == (owners, unmatched)
+        assert matched.targets_are_urls == (owners is urls or matched.missing is not None)
+        if matched.missing is not None:
+            assert matched.items is items and matched.targets == urls
+            assert matched.missing == [t for t in targets if t not in set(urls)]
+
+    def test_a_url_that_is_a_prefix_of_a_target_is_not_that_target(self) -> None:
+        """Urls and targets that differ only in length, hundreds of them, so that some share
+        slots of the C pass's table: each url alone is none of the targets."""
+        import pyarrow as pa
+
+        from auditor.protocol.columnar import AVAILABLE, exact_owners
+        targets = ["x" * n for n in range(2, 600, 2)]
+        for n in range(1, 600, 2):
+            assert exact_owners(pa.array(["x" * n]), targets) is None
+        some = pa.array(targets[::-3])
+        assert exact_owners(some, targets) == (
+            (targets[::-3], [t for t in targets if t not in set(targets[::-3])]) if AVAILABLE else None)
 
     @given(st.lists(st.sampled_from(["a.com", "b.com", "https://c.com/", "https://c.com/x/",
                                      "https://c.com/x", "C.com", None]), max_size=8),
@@ -217,7 +261,7 @@ class TestMatching:
         """The flag that lets a caller use the items' url column as their targets is never set
         when a target differs from its item's url, or an item was dropped."""
         items = [{"url": url} for url in urls]
-        kept, owners, unmatched, targets_are_urls = match_items(items, targets)
+        kept, owners, unmatched, targets_are_urls, _ = match_items(items, targets)
         if targets_are_urls:
             assert [item["url"] for item in kept] == owners and len(kept) == len(items)
             assert unmatched == 0

@@ -60,7 +60,7 @@ def through(parse: EnvelopeParser, body: bytes, http_status: int = 200,
     paging = [(r.get("total_count"), r.get("search_after_token")) for r in results]
     items = join_items([BULK_PAGES_SUMMARY.items(result) for result in results])
     if dataset == "bulk_pages_summary":
-        items, owners, unmatched, _ = match_items(items, TARGETS)
+        items, owners, unmatched, *_ = match_items(items, TARGETS)
     else:
         owners, unmatched = "example.com", 0
     try:

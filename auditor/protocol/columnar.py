@@ -178,6 +178,21 @@ def api_timestamps(text: pa.Array, type_: pa.DataType) -> pa.Array | None:
     return pa.Array.from_buffers(type_, len(text), [_buffer(valid), pa.py_buffer(values)], nulls)
 
 
+def exact_owners(urls: pa.Array, targets: list[str]) -> tuple[list[str], list[str]] | None:
+    """``(owners, missing)`` when every one of ``urls`` (the items' ``url`` column) is one of
+    ``targets`` exactly as sent and none is given twice, the usual answer: ``owners`` the target
+    of each url, ``missing`` the targets no url is, in their order. One pass in C over the
+    column's bytes instead of a ``str`` per url and three set operations. None otherwise, or
+    when the scanner is off: :func:`auditor.protocol.matching.match_items` then matches the
+    general way, the reference."""
+    if not AVAILABLE or not len(urls) or urls.type != _STRING or urls.null_count \
+            or type(targets) is not list:
+        return None
+    _, offsets, data = urls.buffers()
+    return _columnar.exact_owners(offsets, b"" if data is None else data, urls.offset, len(urls),
+                                  targets)
+
+
 def _columns(dataset: str, plan: _Layout, rows: int, exported: tuple[Any, int]) -> ItemColumns:
     """The scanner's columns, exported as one Arrow C data interface struct array (``exported``:
     the capsule that owns it until it is imported, and its address), as a record batch: one

@@ -33,6 +33,7 @@
  */
 #include "answer.h"
 #include "arrow.h"
+#include "matching.h"
 #include "timestamps.h"
 
 /* --- Python ---------------------------------------------------------------------------------- */
@@ -236,6 +237,50 @@ done:
     return result;
 }
 
+/* exact_owners(offsets, text, offset, n, targets) -> (owners, missing) | None: see matching.h. */
+static PyObject *py_exact_owners(PyObject *module, PyObject *args)
+{
+    (void)module;
+    Py_buffer offsets = {0}, text = {0};
+    Py_ssize_t offset, n;
+    PyObject *targets, *owners = NULL, *missing = NULL, *result = NULL;
+    TargetTable table = {0};
+    TargetSlot **where = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*nnO!:exact_owners", &offsets, &text, &offset, &n,
+                          &PyList_Type, &targets))
+        return NULL;
+    if (offset < 0 || n < 0 || offsets.len < (offset + n + 1) * (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "buffers too short for the rows asked for");
+        goto done;
+    }
+    where = PyMem_Malloc(sizeof(TargetSlot *) * (size_t)(PyList_GET_SIZE(targets) + 1));
+    owners = PyList_New(n);
+    if (where == NULL || owners == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    int built = target_table(targets, &table, where);
+    int owned = built > 0 ? own_rows(&table, targets, (const int32_t *)offsets.buf + offset,
+                                     text.buf, text.len, n, owners) : built;
+    if (built < 0)
+        PyErr_NoMemory();
+    else if (owned < 0)
+        PyErr_SetString(PyExc_ValueError, "offsets outside the text");
+    else if (owned == 0)
+        result = Py_NewRef(Py_None);
+    else if ((missing = missing_targets(targets, where)) != NULL)
+        result = PyTuple_Pack(2, owners, missing);
+done:
+    Py_XDECREF(owners);
+    Py_XDECREF(missing);
+    free(table.slots);
+    PyMem_Free(where);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&text);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(buffer, layout) -> (rows, (capsule, address)) | None\n\n"
@@ -255,6 +300,12 @@ static PyMethodDef methods[] = {
      "offsets and text buffers) read as the API's timestamps (\"2019-11-15 12:57:46 +00:00\"):\n"
      "int64 microseconds since the epoch, blank text and nulls as nulls (validity None when\n"
      "there are none). None when a value is in any other form (timestamps.h)."},
+    {"exact_owners", py_exact_owners, METH_VARARGS,
+     "exact_owners(offsets, text, offset, n, targets) -> (owners, missing) | None\n\n"
+     "Rows [offset, offset + n) of an Arrow string array without nulls (int32 offsets and text\n"
+     "buffers), the items' urls, joined to `targets` (a list of str) when each row is one of them\n"
+     "exactly, and no two rows the same: `owners` the target of each row, `missing` the targets\n"
+     "no row is, in their order. None otherwise (matching.h)."},
     {NULL, NULL, 0, NULL},
 };
 
