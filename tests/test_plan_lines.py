@@ -179,7 +179,7 @@ def _state(*, key_of: object = None, host_info: object = _check_host, normalise:
     """The C function's state tuple (see ``_fastpath.c``), with a fresh host cache, domain ids and
     memo of ``size`` hosts; ``key_of`` None: its own XXH3."""
     return ({} if cache is None else cache, host_info, normalise, InvalidTarget, {}, key_of,
-            suffix_rules().table, size, _fastpath.HostMemo(size))
+            suffix_rules().table, size, _fastpath.HostMemo(size), {})
 
 
 @needs_compiled
@@ -277,6 +277,21 @@ def test_the_memo_remembers_a_host_and_its_domain_id_for_the_normaliser() -> Non
         assert _reasons(BatchNormaliser(compiled=True)(["https://a.example.com/z"])) == [("empty_host", "made up")]
     finally:
         clear_caches()
+
+
+@needs_compiled
+def test_the_references_answers_are_remembered_within_bounds() -> None:
+    """Lines the C path hands to the reference, many times over and more of them than it remembers
+    (MAX_ANSWERS, 4,096): the reference's answers every time, each reject its own InvalidTarget,
+    and the memo of answers emptied when full."""
+    junk = [f"not a url {i}" for i in range(3000)] + [f"bücher{i}.de/x" for i in range(3000)]
+    texts = junk[:50] * 3 + ["localhost:8080", "http://user:pw@example.com/"] * 20 + junk + junk[::-1]
+    _check([texts, texts[:500]], compiled=True)
+    normaliser = BatchNormaliser(compiled=True)
+    rejects = normaliser(texts).rejects
+    assert len(rejects) == 2 * 3000 + 50 * 3 + 40
+    assert len({id(exc) for _, exc in rejects}) == len(rejects)
+    assert 0 < len(normaliser._answers) <= 4096
 
 
 @needs_compiled

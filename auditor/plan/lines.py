@@ -56,6 +56,8 @@ class BatchNormaliser:
         # The C path's own memo of raw hosts, with their checks and domain ids: it goes with
         # domain_ids, so it lives as long as this normaliser (see _fastpath.c).
         self._memo = _fastpath.HostMemo(_HOST_CACHE_SIZE) if compiled else None
+        # The reference's answers for the lines the C path hands it, by text (see _fastpath.c).
+        self._answers: dict[str, object] = {}
 
     def __call__(self, texts: list[str]) -> NormalisedBatch:
         """The batch ``texts`` (lines as read), normalised."""
@@ -66,7 +68,7 @@ class BatchNormaliser:
     def _in_c(self, texts: list[str]) -> NormalisedBatch:
         key_of = None if dedup.keys_are_xxh3() else dedup.key_of_bytes  # None: XXH3 in C
         state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
-                 key_of, suffix_rules().table, _HOST_CACHE_SIZE, self._memo)
+                 key_of, suffix_rules().table, _HOST_CACHE_SIZE, self._memo, self._answers)
         offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
         n = len(texts) - len(rejects)
         targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])

@@ -6,7 +6,8 @@
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  *
  * `texts` is a list of str (lines as read); `state` the tuple (host_cache, host_info, normalise,
- * invalid, domain_ids, key_of, suffixes, cache_size, memo) that auditor/plan/lines.py builds:
+ * invalid, domain_ids, key_of, suffixes, cache_size, memo, answers) that auditor/plan/lines.py
+ * builds:
  *
  *   host_cache   dict raw host -> (host, bare host, registrable domain), read and filled here
  *   host_info    callable raw host -> that tuple, or ("", reason, message); fills host_cache
@@ -19,6 +20,8 @@
  *   suffixes     SuffixRules.table (auditor/targets/domains.py)
  *   cache_size   how many hosts host_cache holds before it is emptied
  *   memo         a HostMemo (below) that goes with domain_ids: one per BatchNormaliser
+ *   answers      dict line -> the reference's answer for it, read and filled here (see
+ *                remembered_answer), emptied when it holds MAX_ANSWERS: one per BatchNormaliser
  *
  * The result: the accepted targets as an Arrow string array's buffers (offsets: int32, data), their
  * keys (uint64) and domain ids (int32) as bytes, and the rejected lines as a list of
@@ -29,7 +32,7 @@
  * up, check the path, cut a fragment, build the target. Every line it is not sure of -- not ASCII,
  * over-long, a host the cache does not vouch for, a path with anything but printable characters, a
  * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or
- * InvalidTarget) is taken as it is. A host not in the cache is checked here too when it is plain (normalise.py's
+ * InvalidTarget) is taken as it is, and remembered for the same line. A host not in the cache is checked here too when it is plain (normalise.py's
  * _check_host for ASCII letters, digits, '_', '-' and dots, not ending in a digit, and passing);
  * any other goes to `host_info`. So the fast path can only be faster, never different:
  * tests/test_plan_lines.py compares the two on generated lines.
@@ -40,6 +43,7 @@
 #include "vendor/xxhash/xxhash.h"
 
 enum { MAX_LINE_LENGTH = 4 * 2048, MAX_TARGET_LENGTH = 2048 };
+enum { MAX_ANSWERS = 4096 }; /* the reference's answers remembered (see remembered_answer) */
 
 static unsigned char STRIP[128]; /* the ASCII part of normalise.py's _STRIP */
 
@@ -180,6 +184,7 @@ typedef struct {
     PyObject *host_cache, *host_info, *normalise, *invalid, *domain_ids, *key_of, *suffixes;
     Py_ssize_t cache_size;
     HostMemo *memo;
+    PyObject *answers;
 } State;
 
 typedef struct {
@@ -285,34 +290,89 @@ static int accept(const State *st, Out *out, const char *target, Py_ssize_t n, P
     return 0;
 }
 
+/* normalise(text): a new reference to its (target, domain) tuple, or (`*rejected` set) to the
+ * InvalidTarget it raised, without its frames; NULL with any other error set. */
+static PyObject *reference_answer(const State *st, PyObject *text, int *rejected)
+{
+    PyObject *result = PyObject_CallOneArg(st->normalise, text);
+    *rejected = result == NULL;
+    if (result != NULL || !PyErr_ExceptionMatches(st->invalid))
+        return result;
+    PyObject *type, *exc, *traceback;
+    PyErr_Fetch(&type, &exc, &traceback);
+    PyErr_NormalizeException(&type, &exc, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    PyException_SetTraceback(exc, Py_None); /* its frames are not worth keeping */
+    return exc;
+}
+
+/* A new InvalidTarget with the reason and message of `exc`, one. */
+static PyObject *invalid_again(const State *st, PyObject *exc)
+{
+    PyObject *reason = PyObject_GetAttrString(exc, "reason");
+    PyObject *message = reason ? PyObject_GetAttrString(exc, "message") : NULL;
+    PyObject *again = message ? PyObject_CallFunctionObjArgs(st->invalid, reason, message, NULL) : NULL;
+    Py_XDECREF(reason);
+    Py_XDECREF(message);
+    return again;
+}
+
+/* reference_answer(), remembered in `answers` by the line's text: junk lines recur (the same
+ * "localhost:8080" or "not a url" thousands of times in a list), and the reference costs ~30,000
+ * instructions a line, ten times what this file spends on a line itself. The reference is a pure
+ * function of the text, so its answer is the same the next time; a remembered reject is given
+ * again as a new InvalidTarget with the same reason and message (each reject its own, as from the
+ * reference). Only exact str lines are remembered, with a tuple or an InvalidTarget itself. */
+static PyObject *remembered_answer(const State *st, PyObject *text, int *rejected)
+{
+    if (!PyUnicode_CheckExact(text))
+        return reference_answer(st, text, rejected);
+    PyObject *answer = PyDict_GetItemWithError(st->answers, text); /* borrowed */
+    if (answer != NULL) {
+        *rejected = !PyTuple_CheckExact(answer);
+        if (!*rejected)
+            return Py_NewRef(answer);
+        Py_INCREF(answer);
+        PyObject *again = invalid_again(st, answer);
+        Py_DECREF(answer);
+        return again;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    answer = reference_answer(st, text, rejected);
+    if (answer == NULL)
+        return NULL;
+    if (!(*rejected ? Py_IS_TYPE(answer, (PyTypeObject *)st->invalid) : PyTuple_CheckExact(answer)))
+        return answer;
+    if (PyDict_GET_SIZE(st->answers) >= MAX_ANSWERS)
+        PyDict_Clear(st->answers);
+    if (PyDict_SetItem(st->answers, text, answer) < 0)
+        Py_CLEAR(answer);
+    return answer;
+}
+
 /* The reference, for line `index`: its target, or its InvalidTarget recorded as a reject. */
 static int by_reference(const State *st, Out *out, PyObject *text, Py_ssize_t index)
 {
-    PyObject *result = PyObject_CallOneArg(st->normalise, text);
-    if (result == NULL) {
-        if (!PyErr_ExceptionMatches(st->invalid))
-            return -1;
-        PyObject *type, *exc, *traceback;
-        PyErr_Fetch(&type, &exc, &traceback);
-        PyErr_NormalizeException(&type, &exc, &traceback);
-        Py_XDECREF(type);
-        Py_XDECREF(traceback);
-        PyException_SetTraceback(exc, Py_None); /* its frames are not worth keeping */
-        PyObject *reject = Py_BuildValue("(nN)", index, exc);
-        int rc = reject == NULL ? -1 : PyList_Append(out->rejects, reject);
-        Py_XDECREF(reject);
-        return rc;
-    }
+    int rejected;
+    PyObject *answer = remembered_answer(st, text, &rejected);
+    if (answer == NULL)
+        return -1;
     int rc = -1;
-    if (PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
+    if (rejected) {
+        PyObject *reject = Py_BuildValue("(nO)", index, answer);
+        rc = reject == NULL ? -1 : PyList_Append(out->rejects, reject);
+        Py_XDECREF(reject);
+    } else if (PyTuple_Check(answer) && PyTuple_GET_SIZE(answer) == 2) {
         Py_ssize_t n;
-        const char *target = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(result, 0), &n);
+        const char *target = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(answer, 0), &n);
         if (target != NULL)
-            rc = accept(st, out, target, n, PyTuple_GET_ITEM(result, 1), NULL);
+            rc = accept(st, out, target, n, PyTuple_GET_ITEM(answer, 1), NULL);
     } else {
         PyErr_SetString(PyExc_TypeError, "normalise() must return a (target, domain) tuple");
     }
-    Py_DECREF(result);
+    Py_DECREF(answer);
     return rc;
 }
 
@@ -557,12 +617,14 @@ static PyObject *normalise(PyObject *self, PyObject *args)
 {
     PyObject *texts;
     State st;
-    if (!PyArg_ParseTuple(args, "O!(O!OOOO!OO!nO!):normalise", &PyList_Type, &texts, &PyDict_Type,
-                          &st.host_cache, &st.host_info, &st.normalise, &st.invalid, &PyDict_Type,
-                          &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes, &st.cache_size,
-                          &HostMemoType, &st.memo))
+    if (!PyArg_ParseTuple(args, "O!(O!OOO!O!OO!nO!O!):normalise", &PyList_Type, &texts, &PyDict_Type,
+                          &st.host_cache, &st.host_info, &st.normalise, &PyType_Type, &st.invalid,
+                          &PyDict_Type, &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes,
+                          &st.cache_size, &HostMemoType, &st.memo, &PyDict_Type, &st.answers))
         return NULL;
-    Py_INCREF(st.memo); /* callbacks cannot take it away: the state tuple is ours to read only */
+    /* Callbacks cannot take these away: the state tuple is ours to read only. */
+    Py_INCREF(st.memo);
+    Py_INCREF(st.answers);
     Out out = {0};
     PyObject *result = NULL;
     out.rejects = PyList_New(0);
@@ -588,6 +650,7 @@ done:
     free(out.offsets.data), free(out.data.data), free(out.keys.data), free(out.ids.data);
     Py_XDECREF(out.rejects);
     Py_DECREF(st.memo);
+    Py_DECREF(st.answers);
     return result;
 }
 
