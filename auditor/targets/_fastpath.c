@@ -85,10 +85,7 @@ typedef struct {
 
 static uint64_t memo_hash(const unsigned char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: hosts are short */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 0x100000001b3ULL;
-    return h;
+    return XXH3_64bits(s, n); /* 8 bytes a step, where FNV-1a took one */
 }
 
 static void memo_clear(HostMemo *m)
