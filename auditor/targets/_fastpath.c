@@ -527,6 +527,29 @@ static PyObject *remembered_host(const State *st, const unsigned char *raw, size
     return info;
 }
 
+/* Whether ASCII s[0:n] holds a byte that the fast path leaves to the reference in a path: white
+ * space or a control (up to ' '), DEL, or a backslash. Eight bytes a step, by the word tests "has
+ * a byte less than n" and "has a zero byte" of Bit Twiddling Hacks, which are exact as to whether
+ * there is one (a borrow only ever comes from a byte that is one). */
+static int has_unsafe_byte(const unsigned char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, backslash;
+        memcpy(&x, s + i, 8);
+        backslash = x ^ (ones * '\\');
+        if ((((x - ones * (' ' + 1)) & ~x)                 /* a byte below '!' */
+             | (x + ones)                                  /* DEL, the only ASCII byte above '~' */
+             | ((backslash - ones) & ~backslash)) & highs) /* a zero byte: a backslash */
+            return 1;
+    }
+    for (; i < n; i++)
+        if (s[i] <= ' ' || s[i] == 0x7f || s[i] == '\\')
+            return 1;
+    return 0;
+}
+
 /* Line `index`: the fast path, or the reference. */
 static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
 {
@@ -555,11 +578,8 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
     size_t host_end = slash ? (size_t)(slash - s) : n;
     const unsigned char *tail = s + host_end;
     size_t tail_n = n - host_end;
-    for (size_t i = 0; i < tail_n; i++) {
-        unsigned char c = tail[i];
-        if (c <= ' ' || c >= 0x7f || c == '\\')
-            return by_reference(st, out, text, index);
-    }
+    if (has_unsafe_byte(tail, tail_n))
+        return by_reference(st, out, text, index);
 
     MemoEntry *remembered = NULL;
     PyObject *info = remembered_host(st, s + start, host_end - start, &remembered);
