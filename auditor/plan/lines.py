@@ -57,7 +57,7 @@ class BatchNormaliser:
         # domain_ids, so it lives as long as this normaliser (see _fastpath.c).
         self._memo = _fastpath.HostMemo(_HOST_CACHE_SIZE) if compiled else None
         # The reference's answers for the lines the C path hands it, by text (see _fastpath.c).
-        self._answers: dict[str, object] = {}
+        self._answers: dict[str, object] | None = {} if compiled else None
 
     def __call__(self, texts: list[str]) -> NormalisedBatch:
         """The batch ``texts`` (lines as read), normalised."""
