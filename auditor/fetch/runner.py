@@ -2,9 +2,9 @@
 
 Structured concurrency (anyio): one producer feeds units into a bounded memory stream, a fixed
 pool of workers executes them, and one writer hands results to the sink in a worker thread, a
-few at a time (:func:`gather_results`), so file writes never stall the event loop. Every stream is bounded: when the writer falls behind,
-workers wait, and when workers are busy, the producer waits (back-pressure instead of queues
-that grow without end).
+few at a time (:func:`gather_results`), so file writes never stall the event loop. Every stream
+is bounded: when the writer falls behind, workers wait, and when workers are busy, the producer
+waits (back-pressure instead of queues that grow without end).
 
 A failing unit never cancels the others: errors that belong to a unit are recorded in its
 result by the executor; a fatal API error or an exhausted budget sets :attr:`Runner.stop_reason`,

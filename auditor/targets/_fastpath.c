@@ -32,9 +32,9 @@
  * up, check the path, cut a fragment, build the target. Every line it is not sure of -- not ASCII,
  * over-long, a host the cache does not vouch for, a path with anything but printable characters, a
  * target over MAX_TARGET_LENGTH -- is passed to `normalise` itself, whose answer (or
- * InvalidTarget) is taken as it is, and remembered for the same line. A host not in the cache is checked here too when it is plain (normalise.py's
- * _check_host for ASCII letters, digits, '_', '-' and dots, not ending in a digit, and passing);
- * any other goes to `host_info`. So the fast path can only be faster, never different:
+ * InvalidTarget) is taken as it is, and remembered for the same line. A host not in the cache is
+ * checked here too when it is plain (normalise.py's _check_host for ASCII letters, digits, '_',
+ * '-' and dots, not ending in a digit, and passing); any other goes to `host_info`. So the fast path can only be faster, never different:
  * tests/test_plan_lines.py compares the two on generated lines.
  */
 #include "../protocol/_columnar_src/buffers.h" /* Buf: growable byte buffers, bytes_of() */
