@@ -259,8 +259,12 @@ class RunSink:
         receipt, which :meth:`add` then uses."""
         if result.receipt is not None:
             return result
-        return replace(result, receipt=self.store.journal_received(
-            self.run.run_id, result.endpoint, result.unit_id, **self._journal_figures(result)))
+        return replace(result, receipt=self._journal(result))
+
+    def _journal(self, result: UnitResult) -> int:
+        """Note ``result`` in the store's journal (see :meth:`receive`); its receipt."""
+        return self.store.journal_received(self.run.run_id, result.endpoint, result.unit_id,
+                                           **self._journal_figures(result))
 
     def try_receive(self, result: UnitResult) -> UnitResult | None:
         """:meth:`receive` without ever blocking: None (nothing journaled) while another thread
@@ -293,11 +297,7 @@ class RunSink:
             errors=sum(b.num_rows for name, b in batches if name == "errors"),
             requests=result.requests, cost=result.cost, cursor=result.cursor)
         # Journal first: if the process dies after this, the unit counts as discarded work.
-        receipt = result.receipt
-        if receipt is None:
-            receipt = self.store.journal_received(self.run.run_id, result.endpoint,
-                                                  result.unit_id, rows=commit.rows,
-                                                  requests=commit.requests, cost=commit.cost)
+        receipt = result.receipt if result.receipt is not None else self._journal(result)
         try:
             for name, batch in batches:
                 self._writer(name).add(batch)
