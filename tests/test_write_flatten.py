@@ -8,6 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from auditor.protocol import columnar
+from auditor.protocol.items import ItemColumns
 from auditor.write.flatten import (
     ErrorRecord,
     FlattenError,
@@ -314,3 +316,51 @@ def test_simulator_on_page_links_flatten(make_simulator, client_for) -> None:
     links = client.call("on_page/links", [{"id": crawl_id, "limit": 1000}]).task
     batch = check_items("on_page_links", links["result"][0]["items"], "twopages.example")
     assert set(batch.column("type").to_pylist()) >= {"anchor", "image"}
+
+
+# --- columns scanned by auditor.protocol.columnar ---------------------------------------------------
+
+def _scanned(items: list[dict[str, Any]], layout: pa.Schema | None = None) -> ItemColumns:
+    """Items as the scanner gives them: the layout's columns, timestamps still text."""
+    layout = layout if layout is not None else columnar.layout("bulk_pages_summary").schema
+    rows = [{name: item.get(name) for name in layout.names} for item in items]
+    return ItemColumns("bulk_pages_summary", pa.RecordBatch.from_pylist(rows, schema=layout))
+
+
+def test_scanned_columns_give_the_batch_the_items_give_in_any_layout_order() -> None:
+    items = [bulk_item(f"https://example.com/{n}", rank=n, lost_date="2020-01-02 03:04:05 +00:00")
+             for n in range(5)]
+    expected = flatten("bulk_pages_summary", items, [i["url"] for i in items], **CTX)
+    layout = columnar.layout("bulk_pages_summary").schema
+    reversed_layout = pa.schema(list(reversed(list(layout))))
+    for order in (layout, reversed_layout):
+        got = flatten("bulk_pages_summary", _scanned(items, order), [i["url"] for i in items], **CTX)
+        assert got.equals(expected)
+
+
+def test_a_scanned_layout_is_checked_whenever_it_changes() -> None:
+    """The layout's types are checked once per layout, not once per answer: a layout seen before
+    passes unchecked, and any other is checked again."""
+    items = [bulk_item()]
+    layout = columnar.layout("bulk_pages_summary").schema
+    flatten("bulk_pages_summary", _scanned(items), ["https://example.com/a"], **CTX)  # known now
+    wrong = layout.set(layout.get_field_index("rank"), pa.field("rank", pa.float64()))
+    with pytest.raises(ValueError, match=r"bulk_pages_summary\.rank: scanned as double, declared int64"):
+        flatten("bulk_pages_summary", _scanned(items, wrong), ["https://example.com/a"], **CTX)
+    missing = layout.remove(layout.get_field_index("backlinks"))
+    with pytest.raises(KeyError, match="backlinks"):
+        flatten("bulk_pages_summary", _scanned(items, missing), ["https://example.com/a"], **CTX)
+    batch = flatten("bulk_pages_summary", _scanned(items), ["https://example.com/a"], **CTX)
+    assert batch.column("rank").to_pylist() == [310]
+
+
+def test_context_columns_repeat_their_value_for_every_row() -> None:
+    items = [bulk_item(f"https://example.com/{n}") for n in range(3)]
+    for run_id, task_id in (("r", "t-1"), ("", "t"), ("ü-run", "")):
+        batch = flatten("bulk_pages_summary", _scanned(items), "https://example.com/",
+                        run_id=run_id, fetched_at=NOW, task_id=task_id)
+        batch.validate(full=True)
+        assert batch.column("run_id").to_pylist() == [run_id] * 3
+        assert batch.column("task_id").to_pylist() == [task_id] * 3
+        assert batch.column("fetched_at").to_pylist() == [NOW] * 3
+        assert batch.column("target").to_pylist() == ["https://example.com/"] * 3
