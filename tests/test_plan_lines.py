@@ -7,6 +7,8 @@ domain ids, whichever way it runs.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -21,6 +23,7 @@ from auditor.plan.lines import BatchNormaliser, NormalisedBatch
 from auditor.targets.domains import suffix_rules
 from auditor.targets.normalise import MAX_TARGET_LENGTH, InvalidTarget, clear_caches, normalise_with_domain
 from auditor.targets.normalise import _check_host, _host_cache
+from auditor.targets.read import BlockTexts
 
 try:
     from auditor.targets import _fastpath
@@ -45,12 +48,23 @@ def _reference(texts: list[str], domain_ids: dict[str, int]) -> tuple[list[str],
     return targets, ids, rejects
 
 
-def _check(batches: list[list[str]], compiled: bool) -> None:
-    """Every batch through one normaliser agrees with the reference, domain ids carried across."""
+def _in_block(texts: list[str], separator: str) -> BlockTexts:
+    """``texts`` as the lines of one block, ``separator`` between them (where a line end was)."""
+    block = separator.join(texts)
+    spans, start = [], 0
+    for text in texts:
+        spans += [start, start + len(text)]
+        start += len(text) + len(separator)
+    return BlockTexts(block, array("q", spans))
+
+
+def _check(batches: list[list[str]], compiled: bool, separator: str | None = None) -> None:
+    """Every batch through one normaliser agrees with the reference, domain ids carried across.
+    With a ``separator``, each batch (ASCII) goes as the lines of one block (:func:`_in_block`)."""
     normaliser = BatchNormaliser(compiled=compiled)
     expected_ids: dict[str, int] = {}
     for texts in batches:
-        batch = normaliser(list(texts))
+        batch = normaliser(list(texts) if separator is None else _in_block(texts, separator))
         targets, ids, rejects = _reference(texts, expected_ids)
         assert batch.targets.type == pa.string()
         assert batch.targets.to_pylist() == targets
@@ -117,6 +131,31 @@ def test_batches_agree_with_the_reference(compiled: bool, batches: list[list[str
     if cold:
         clear_caches()
     _check(batches, compiled)
+
+
+@pytest.mark.parametrize("compiled", WAYS)
+@PROPERTY_SETTINGS
+@given(st.lists(st.lists(fast_lines | ascii_lines | long_lines, max_size=30), min_size=1, max_size=3),
+       st.sampled_from(["", "\n", "#x\r\n", "https://example.com/"]), st.booleans())
+def test_lines_of_a_block_agree_with_the_reference(compiled: bool, batches: list[list[str]], separator: str,
+                                                    cold: bool) -> None:
+    """ASCII lines read where they are in a block (_fastpath.normalise_block; a str is made only
+    for a line the reference is asked about), whatever lies between them."""
+    if cold:
+        clear_caches()
+    _check(batches, compiled, separator)
+
+
+@needs_compiled
+def test_a_block_is_read_only_within_its_spans() -> None:
+    for spans in ([0, 12], [3, 2], [-1, 3]):
+        with pytest.raises(ValueError, match="outside"):
+            _fastpath.normalise_block("example.com", array("q", spans), _state())
+    with pytest.raises(ValueError, match="pairs"):
+        _fastpath.normalise_block("example.com", array("q", [0]), _state())
+    with pytest.raises(ValueError, match="ASCII"):
+        _fastpath.normalise_block("bücher.de", array("q", [0, 9]), _state())
+    assert _fastpath.normalise_block("x example.com", array("q", [2, 13]), _state())[1] == b"example.com"
 
 
 @pytest.mark.parametrize("compiled", WAYS)

@@ -243,15 +243,19 @@ ASCII_PIECES = st.sampled_from(
 @settings(max_examples=1000, deadline=None)
 @given(block=st.lists(ASCII_PIECES, max_size=40).map("".join), number=st.integers(0, 2**40))
 def test_the_compiled_split_of_an_ascii_block_is_the_python_one(block: str, number: int) -> None:
-    assert read._split_in_c(block, number) == read._split_lines(block, number)
+    texts, lines, physical = read._split_block(block, number)
+    assert (list(texts), list(lines), physical) == read._split_lines(block, number)
+    assert [texts[i] for i in range(len(texts))] == list(texts)  # by index, as rejects are read
 
 
 @pytest.mark.skipif(read._split_in_c is None, reason="the C fast path was not built")
 def test_the_compiled_split_takes_only_ascii_text() -> None:
     with pytest.raises(ValueError, match="ASCII"):
         read._split_in_c("bücher.de\n", 0)
-    assert read._split_in_c("", 7) == ([], [], 1)
-    assert read._split_in_c("a.com\r\n\r\nb.com # ours\r# all\rc.com", 0) == (["a.com", "b.com", "c.com"], [1, 3, 5], 5)
+    texts, lines, physical = read._split_block("", 7)
+    assert (list(texts), list(lines), physical) == ([], [], 1)
+    texts, lines, physical = read._split_block("a.com\r\n\r\nb.com # ours\r# all\rc.com", 0)
+    assert (texts, list(lines), physical) == (["a.com", "b.com", "c.com"], [1, 3, 5], 5)
 
 
 @settings(max_examples=200, deadline=None)

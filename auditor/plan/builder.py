@@ -276,7 +276,8 @@ def plan_batches(
     max_domains: int = MAX_DOMAINS,
 ) -> Iterator[PlanWindow]:
     """:func:`build_plan` over lines read a batch at a time (:func:`auditor.targets.read.iter_batches`),
-    which is cheaper: no Python object per line but its text."""
+    which is cheaper: no Python object per line but its text, and none at all for an ASCII
+    text list's lines (:class:`auditor.targets.read.BlockTexts`) but the rejected ones."""
     if window < 1:
         raise ValueError(f"window must be at least 1, not {window}")
     stream: Iterator[LineBatch] = iter(batches)

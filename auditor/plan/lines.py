@@ -16,6 +16,7 @@ lines at once, as Arrow and numpy arrays rather than Python objects per line:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from auditor.targets.normalise import InvalidTarget, normalise_with_domain
 from auditor.targets.normalise import _HOST_CACHE_SIZE, _host_cache, _host_info
 
 from auditor.targets.fastpath import COMPILED, fastpath as _fastpath
+from auditor.targets.read import BlockTexts
 
 
 @dataclass(frozen=True)
@@ -59,23 +61,29 @@ class BatchNormaliser:
         # The reference's answers for the lines the C path hands it, by text (see _fastpath.c).
         self._answers: dict[str, object] | None = {} if compiled else None
 
-    def __call__(self, texts: list[str]) -> NormalisedBatch:
-        """The batch ``texts`` (lines as read), normalised."""
+    def __call__(self, texts: Sequence[str]) -> NormalisedBatch:
+        """The batch ``texts`` (lines as read), normalised. The C path reads the lines of a
+        :class:`~auditor.targets.read.BlockTexts` where they are in its block (no ``str`` for a
+        line but those the reference is asked about); any other sequence is taken as a list."""
         if self._compiled:
             return self._in_c(texts)
         return self._in_python(texts)
 
-    def _in_c(self, texts: list[str]) -> NormalisedBatch:
+    def _in_c(self, texts: Sequence[str]) -> NormalisedBatch:
         key_of = None if dedup.keys_are_xxh3() else dedup.key_of_bytes  # None: XXH3 in C
         state = (_host_cache, _host_info, normalise_with_domain, InvalidTarget, self.domain_ids,
                  key_of, suffix_rules().table, _HOST_CACHE_SIZE, self._memo, self._answers)
-        offsets, data, keys, ids, rejects = _fastpath.normalise(texts, state)
+        if isinstance(texts, BlockTexts) and texts.block.isascii():
+            offsets, data, keys, ids, rejects = _fastpath.normalise_block(texts.block, texts.spans, state)
+        else:
+            offsets, data, keys, ids, rejects = _fastpath.normalise(
+                texts if isinstance(texts, list) else list(texts), state)
         n = len(texts) - len(rejects)
         targets = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
         return NormalisedBatch(targets, np.frombuffer(keys, dtype=np.uint64),  # type: ignore[arg-type]
                                np.frombuffer(ids, dtype=np.int32), rejects)
 
-    def _in_python(self, texts: list[str]) -> NormalisedBatch:
+    def _in_python(self, texts: Sequence[str]) -> NormalisedBatch:
         targets: list[str] = []
         domain_id = self.domain_ids
         ids: list[int] = []

@@ -1,9 +1,13 @@
 /*
  * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; an
- * ASCII block of a text list split into lines (split_lines: read.py's _split_lines in one pass);
- * and a window's first occurrences of each key (first_occurrences: builder.py's sort, by hash).
+ * ASCII block of a text list split into lines (split_block: read.py's _split_lines in one pass,
+ * as spans of the block); and a window's first occurrences of each key (first_occurrences:
+ * builder.py's sort, by hash).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
+ * normalise_block(block, spans, state) -> the same, for the lines block[start:end] of an ASCII
+ *     block (read.py's BlockTexts): no str is made for a line but those the reference is asked
+ *     about
  *
  * `texts` is a list of str (lines as read); `state` the tuple (host_cache, host_info, normalise,
  * invalid, domain_ids, key_of, suffixes, cache_size, memo, answers) that auditor/plan/lines.py
@@ -550,23 +554,35 @@ static int has_unsafe_byte(const unsigned char *s, size_t n)
     return 0;
 }
 
-/* Line `index`: the fast path, or the reference. */
-static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
+/* One line for the reference: `text`, or when that is NULL (a line of a block, see
+ * normalise_block) a str made of its ASCII bytes s[0:n] now -- only lines the fast path is not
+ * sure of need one. */
+static int line_by_reference(const State *st, Out *out, PyObject *text, const unsigned char *s, size_t n,
+                             Py_ssize_t index)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "lines must be str");
-        return -1;
-    }
-    if (!PyUnicode_IS_ASCII(text))
+    if (text != NULL)
         return by_reference(st, out, text, index);
-    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
-    size_t n = (size_t)PyUnicode_GET_LENGTH(text);
+    text = ascii_str((const char *)s, n);
+    if (text == NULL)
+        return -1;
+    int rc = by_reference(st, out, text, index);
+    Py_DECREF(text);
+    return rc;
+}
+
+/* Line `index`, the ASCII s[0:n] (`text` as a str, or NULL: see line_by_reference):
+ * the fast path, or the reference. */
+static int ascii_line(const State *st, Out *out, PyObject *text, const unsigned char *s, size_t n,
+                      Py_ssize_t index)
+{
+    const unsigned char *line = s;
+    size_t line_n = n;
     while (n && STRIP[s[0]])
         s++, n--;
     while (n && STRIP[s[n - 1]])
         n--;
     if (n > MAX_LINE_LENGTH)
-        return by_reference(st, out, text, index);
+        return line_by_reference(st, out, text, line, line_n, index);
 
     const char *scheme = "";
     size_t start = 0;
@@ -579,12 +595,12 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
     const unsigned char *tail = s + host_end;
     size_t tail_n = n - host_end;
     if (has_unsafe_byte(tail, tail_n))
-        return by_reference(st, out, text, index);
+        return line_by_reference(st, out, text, line, line_n, index);
 
     MemoEntry *remembered = NULL;
     PyObject *info = remembered_host(st, s + start, host_end - start, &remembered);
     if (info == NULL)
-        return PyErr_Occurred() ? -1 : by_reference(st, out, text, index);
+        return PyErr_Occurred() ? -1 : line_by_reference(st, out, text, line, line_n, index);
     int32_t *id = remembered ? &remembered->domain_id : NULL;
     int rc = -1;
     Py_ssize_t host_n, bare_n;
@@ -594,7 +610,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
     if (host == NULL || bare == NULL)
         goto done;
     if (host_n == 0) { /* a bad host: the reference says why */
-        rc = by_reference(st, out, text, index);
+        rc = line_by_reference(st, out, text, line, line_n, index);
         goto done;
     }
 
@@ -613,7 +629,7 @@ static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
     size_t scheme_n = strlen(scheme);
     size_t length = scheme_n + 3 + (size_t)host_n + (tail_n ? tail_n : 1);
     if (length > MAX_TARGET_LENGTH) { /* too long: the reference raises */
-        rc = by_reference(st, out, text, index);
+        rc = line_by_reference(st, out, text, line, line_n, index);
         goto done;
     }
     char target[MAX_TARGET_LENGTH], *w = target;
@@ -630,54 +646,133 @@ done:
     return rc;
 }
 
-static PyObject *normalise(PyObject *self, PyObject *args)
+/* Line `index` of a list: the fast path for ASCII, or the reference. */
+static int one_line(const State *st, Out *out, PyObject *text, Py_ssize_t index)
 {
-    PyObject *texts;
-    State st;
-    if (!PyArg_ParseTuple(args, "O!(O!OOO!O!OO!nO!O!):normalise", &PyList_Type, &texts, &PyDict_Type,
-                          &st.host_cache, &st.host_info, &st.normalise, &PyType_Type, &st.invalid,
-                          &PyDict_Type, &st.domain_ids, &st.key_of, &PyDict_Type, &st.suffixes,
-                          &st.cache_size, &HostMemoType, &st.memo, &PyDict_Type, &st.answers))
-        return NULL;
-    /* Callbacks cannot take these away: the state tuple is ours to read only. */
-    Py_INCREF(st.memo);
-    Py_INCREF(st.answers);
-    Out out = {0};
-    PyObject *result = NULL;
-    out.rejects = PyList_New(0);
-    if (out.rejects == NULL || buf_append_int32(&out.offsets, 0) != OK) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "lines must be str");
+        return -1;
+    }
+    if (!PyUnicode_IS_ASCII(text))
+        return by_reference(st, out, text, index);
+    return ascii_line(st, out, text, PyUnicode_1BYTE_DATA(text), (size_t)PyUnicode_GET_LENGTH(text), index);
+}
+
+/* The state tuple (see the top) read into `st`, holding its memo and answers (callbacks cannot
+ * take them away: the tuple is ours to read only); 0, or -1 with an error set. */
+static int read_state(PyObject *state, State *st)
+{
+    if (!PyTuple_Check(state)) {
+        PyErr_SetString(PyExc_TypeError, "the state must be a tuple");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(state, "O!OOO!O!OO!nO!O!:normalise", &PyDict_Type, &st->host_cache, &st->host_info,
+                          &st->normalise, &PyType_Type, &st->invalid, &PyDict_Type, &st->domain_ids,
+                          &st->key_of, &PyDict_Type, &st->suffixes, &st->cache_size, &HostMemoType, &st->memo,
+                          &PyDict_Type, &st->answers))
+        return -1;
+    Py_INCREF(st->memo);
+    Py_INCREF(st->answers);
+    return 0;
+}
+
+static int out_start(Out *out)
+{
+    *out = (Out){0};
+    out->rejects = PyList_New(0);
+    if (out->rejects == NULL)
+        return -1;
+    if (buf_append_int32(&out->offsets, 0) != OK) {
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
-        PyObject *text = PyList_GET_ITEM(texts, i);
-        Py_INCREF(text); /* the list could change under a callback */
-        int rc = one_line(&st, &out, text, i);
-        Py_DECREF(text);
-        if (rc < 0)
-            goto done;
-        if (PyList_GET_SIZE(texts) <= i) {
-            PyErr_SetString(PyExc_RuntimeError, "the list of lines changed during normalise()");
-            goto done;
-        }
-    }
-    result = Py_BuildValue("(NNNNO)", bytes_of(&out.offsets), bytes_of(&out.data),
-                           bytes_of(&out.keys), bytes_of(&out.ids), out.rejects);
-done:
-    free(out.offsets.data), free(out.data.data), free(out.keys.data), free(out.ids.data);
-    Py_XDECREF(out.rejects);
-    Py_DECREF(st.memo);
-    Py_DECREF(st.answers);
+    return 0;
+}
+
+/* normalise()'s result from `out` (NULL when `ok` is 0), which is emptied, and `st` let go. */
+static PyObject *out_finish(Out *out, State *st, int ok)
+{
+    PyObject *result = NULL;
+    if (ok)
+        result = Py_BuildValue("(NNNNO)", bytes_of(&out->offsets), bytes_of(&out->data),
+                               bytes_of(&out->keys), bytes_of(&out->ids), out->rejects);
+    free(out->offsets.data), free(out->data.data), free(out->keys.data), free(out->ids.data);
+    Py_XDECREF(out->rejects);
+    Py_DECREF(st->memo);
+    Py_DECREF(st->answers);
     return result;
 }
 
-/* One physical line s[0:n], stripped and without its comment (read.py's _comment_free when
- * `comments`): appended to `texts` with its number when anything is left. */
-static int keep_line(PyObject *texts, PyObject *numbers, const char *s, size_t n, int comments,
-                     Py_ssize_t number)
+static PyObject *normalise(PyObject *self, PyObject *args)
 {
-    while (n && is_space((unsigned char)s[0]))
-        s++, n--;
+    PyObject *texts, *state;
+    State st;
+    if (!PyArg_ParseTuple(args, "O!O:normalise", &PyList_Type, &texts, &state) || read_state(state, &st) < 0)
+        return NULL;
+    Out out;
+    int ok = out_start(&out) == 0;
+    for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(texts); i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        Py_INCREF(text); /* the list could change under a callback */
+        ok = one_line(&st, &out, text, i) == 0;
+        Py_DECREF(text);
+        if (ok && PyList_GET_SIZE(texts) <= i) {
+            PyErr_SetString(PyExc_RuntimeError, "the list of lines changed during normalise()");
+            ok = 0;
+        }
+    }
+    return out_finish(&out, &st, ok);
+}
+
+/* normalise_block(block, spans, state): see the method table. Each line is read where it is in
+ * the block; a str is made only for a line the reference is asked about. */
+static PyObject *normalise_block(PyObject *self, PyObject *args)
+{
+    PyObject *block, *state;
+    Py_buffer view;
+    State st;
+    if (!PyArg_ParseTuple(args, "Uy*O:normalise_block", &block, &view, &state))
+        return NULL;
+    if (read_state(state, &st) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Out out;
+    int ok = out_start(&out) == 0;
+    const int64_t *spans = view.buf; /* the buffer is held, so it cannot change under a callback */
+    Py_ssize_t n_lines = view.len / (Py_ssize_t)(2 * sizeof(int64_t));
+    if (ok && !PyUnicode_IS_ASCII(block)) {
+        PyErr_SetString(PyExc_ValueError, "normalise_block() takes an ASCII block only");
+        ok = 0;
+    } else if (ok && (view.len % (Py_ssize_t)(2 * sizeof(int64_t))
+                      || (view.len && (uintptr_t)view.buf % sizeof(int64_t)))) { /* an empty array's may be odd */
+        PyErr_SetString(PyExc_ValueError, "spans must be an aligned buffer of int64 (start, end) pairs");
+        ok = 0;
+    }
+    const unsigned char *s = ok ? PyUnicode_1BYTE_DATA(block) : NULL;
+    int64_t size = (int64_t)PyUnicode_GET_LENGTH(block);
+    for (Py_ssize_t i = 0; ok && i < n_lines; i++) {
+        int64_t start = spans[2 * i], end = spans[2 * i + 1];
+        if (start < 0 || end < start || end > size) {
+            PyErr_SetString(PyExc_ValueError, "a span outside the block");
+            ok = 0;
+        } else {
+            ok = ascii_line(&st, &out, NULL, s + start, (size_t)(end - start), i) == 0;
+        }
+    }
+    PyBuffer_Release(&view);
+    return out_finish(&out, &st, ok);
+}
+
+/* One physical line s[0:n] stripped, and without its comment (read.py's _comment_free) when
+ * `comments`: where what is left starts in s, and its length (0: nothing left). */
+static size_t kept_part(const char *s, size_t n, int comments, size_t *at)
+{
+    size_t from = 0;
+    while (from < n && is_space((unsigned char)s[from]))
+        from++;
+    s += from, n -= from;
+    *at = from;
     n = rstrip_space(s, n);
     if (comments && n && memchr(s, '#', n) != NULL) {
         if (s[0] == '#')
@@ -692,26 +787,18 @@ static int keep_line(PyObject *texts, PyObject *numbers, const char *s, size_t n
             }
         }
     }
-    if (n == 0)
-        return 0;
-    PyObject *text = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, s, (Py_ssize_t)n);
-    PyObject *line = text ? PyLong_FromSsize_t(number) : NULL;
-    int rc = line ? PyList_Append(texts, text) : -1;
-    if (rc == 0)
-        rc = PyList_Append(numbers, line);
-    Py_XDECREF(text);
-    Py_XDECREF(line);
-    return rc;
+    return n;
 }
 
-static PyObject *split_lines(PyObject *self, PyObject *args)
+/* split_block(block, number) -> (spans, line numbers, physical lines): see the method table. */
+static PyObject *split_block(PyObject *self, PyObject *args)
 {
     PyObject *block;
     Py_ssize_t number;
-    if (!PyArg_ParseTuple(args, "Un:split_lines", &block, &number))
+    if (!PyArg_ParseTuple(args, "Un:split_block", &block, &number))
         return NULL;
     if (!PyUnicode_IS_ASCII(block)) {
-        PyErr_SetString(PyExc_ValueError, "split_lines() takes ASCII text only");
+        PyErr_SetString(PyExc_ValueError, "split_block() takes ASCII text only");
         return NULL;
     }
     const char *s = (const char *)PyUnicode_1BYTE_DATA(block);
@@ -722,39 +809,40 @@ static PyObject *split_lines(PyObject *self, PyObject *args)
          cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - s)))
         cr_ends = cr + 1 < s + n && cr[1] != '\r' && cr[1] != '\n';
     int comments = memchr(s, '#', n) != NULL;
-    PyObject *texts = PyList_New(0), *numbers = PyList_New(0);
-    if (texts == NULL || numbers == NULL)
-        goto fail;
-    Py_ssize_t physical = 0;
-    for (size_t start = 0;;) {
+    Buf spans = {0}, numbers = {0};
+    int rc = OK;
+    int64_t physical = 0;
+    for (size_t start = 0; rc == OK;) {
         const char *nl = memchr(s + start, '\n', n - start);
         size_t end = nl ? (size_t)(nl - s) : n;
-        if (!cr_ends) {
-            if (keep_line(texts, numbers, s + start, end - start, comments, number + ++physical) < 0)
-                goto fail;
-        } else {
-            size_t last = end; /* a line's trailing "\r"s end it; the others split it */
+        size_t last = end; /* with cr_ends, a line's trailing "\r"s end it; the others split it */
+        if (cr_ends)
             while (last > start && s[last - 1] == '\r')
                 last--;
-            for (size_t piece = start;;) {
-                const char *cr = memchr(s + piece, '\r', last - piece);
-                size_t piece_end = cr ? (size_t)(cr - s) : last;
-                if (keep_line(texts, numbers, s + piece, piece_end - piece, comments, number + ++physical) < 0)
-                    goto fail;
-                if (cr == NULL)
-                    break;
-                piece = piece_end + 1;
+        for (size_t piece = start; rc == OK;) {
+            const char *cr = cr_ends ? memchr(s + piece, '\r', last - piece) : NULL;
+            size_t piece_end = cr ? (size_t)(cr - s) : cr_ends ? last : end, at;
+            size_t kept = kept_part(s + piece, piece_end - piece, comments, &at);
+            physical++;
+            if (kept) {
+                int64_t span[2] = {(int64_t)(piece + at), (int64_t)(piece + at + kept)}, line = number + physical;
+                rc = buf_append(&spans, span, sizeof span);
+                if (rc == OK)
+                    rc = buf_append(&numbers, &line, sizeof line);
             }
+            if (cr == NULL)
+                break;
+            piece = piece_end + 1;
         }
         if (nl == NULL)
             break;
         start = end + 1;
     }
-    return Py_BuildValue("(NNn)", texts, numbers, physical);
-fail:
-    Py_XDECREF(texts);
-    Py_XDECREF(numbers);
-    return NULL;
+    if (rc != OK) {
+        free(spans.data), free(numbers.data);
+        return PyErr_NoMemory();
+    }
+    return Py_BuildValue("(NNL)", bytes_of(&spans), bytes_of(&numbers), (long long)physical);
 }
 
 /* first_occurrences(keys) -> (first, repeats, originals): see the method table. One pass over
@@ -830,10 +918,16 @@ static PyMethodDef methods[] = {
      "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
      "Normalise a list of lines as normalise_with_domain does, keyed and with domain ids (see\n"
      "auditor/plan/lines.py)."},
-    {"split_lines", split_lines, METH_VARARGS,
-     "split_lines(block, number) -> (texts, line numbers, physical lines)\n\n"
-     "An ASCII block of a text list as auditor/targets/read.py's _split_lines splits it: the\n"
-     "stripped lines that are not empty or comments, numbered on from `number`."},
+    {"normalise_block", normalise_block, METH_VARARGS,
+     "normalise_block(block, spans, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
+     "normalise() for the lines block[start:end] of an ASCII str, (start, end) the int64 pairs of\n"
+     "the buffer `spans` (as split_block gives them): no str is made for a line the fast path\n"
+     "is sure of."},
+    {"split_block", split_block, METH_VARARGS,
+     "split_block(block, number) -> (spans, line numbers, physical lines)\n\n"
+     "An ASCII block of a text list as auditor/targets/read.py's _split_lines splits it: where the\n"
+     "stripped lines that are not empty or comments are in the block (int64 start, end pairs, as\n"
+     "bytes), their numbers on from `number` (int64, as bytes), and how many physical lines it has."},
     {"first_occurrences", first_occurrences, METH_O,
      "first_occurrences(keys) -> (first, repeats, originals)\n\n"
      "For a buffer of uint64 keys (a planning window's, auditor/plan/builder.py), as int32 bytes:\n"

@@ -2,7 +2,7 @@
 
 :func:`iter_lines` yields one :class:`SourceLine` per candidate target, never holding a whole file;
 :func:`iter_batches` yields the same as :class:`LineBatch` es of consecutive lines, which is how the
-planner reads (no Python object per line beyond its text).
+planner reads (no Python object per line beyond its text; none at all for ASCII text).
 It does not judge the text -- :func:`auditor.targets.normalise.normalise` does -- except for what
 the file format itself says is not a target:
 
@@ -36,11 +36,12 @@ import io
 import os
 import re
 import sys
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import chain, compress, count, groupby, islice, repeat
 from operator import itemgetter
-from typing import AnyStr, BinaryIO, NamedTuple
+from typing import AnyStr, BinaryIO, NamedTuple, overload
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 from auditor.errors import ConfigError
 from auditor.targets.fastpath import COMPILED, fastpath
 
-_split_in_c = fastpath.split_lines if COMPILED and fastpath is not None else None
+_split_in_c = fastpath.split_block if COMPILED and fastpath is not None else None
 
 DEFAULT_COLUMN = "target"
 STDIN = "-"
@@ -72,15 +73,69 @@ class SourceLine(NamedTuple):
 
 
 class LineBatch(NamedTuple):
-    """Consecutive candidate targets of one source: ``texts[i]`` is on line ``lines[i]``."""
+    """Consecutive candidate targets of one source: ``texts[i]`` is on line ``lines[i]``. A text
+    list's ASCII blocks give :class:`BlockTexts` and an ``array("q")`` of line numbers; everything
+    else lists."""
 
     source: str
-    lines: list[int]
-    texts: list[str]
+    lines: Sequence[int]
+    texts: Sequence[str]
 
     def source_lines(self) -> Iterator[SourceLine]:
         """The batch as :class:`SourceLine` s."""
         return map(_source_line, zip(repeat(self.source), self.lines, self.texts))
+
+
+class BlockTexts(Sequence[str]):
+    """The lines of an ASCII block of a text list, ``block[start:end]`` for each ``(start, end)``
+    pair of ``spans`` (``array("q")``, two items a line), each made a ``str`` only when asked for.
+    The planner's compiled normaliser reads the lines in the block itself
+    (``_fastpath.normalise_block``), so a line it accepts never becomes a Python object."""
+
+    __slots__ = ("block", "spans")
+
+    def __init__(self, block: str, spans: array) -> None:
+        self.block = block
+        self.spans = spans
+
+    @staticmethod
+    def of(texts: Sequence[str]) -> BlockTexts:
+        """``texts`` as one block, one after another (only an ASCII block is for the compiled path)."""
+        spans = array("q")
+        end = 0
+        for text in texts:
+            spans.append(end)
+            end += len(text)
+            spans.append(end)
+        return BlockTexts("".join(texts), spans)
+
+    def __len__(self) -> int:
+        return len(self.spans) // 2
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> BlockTexts: ...
+
+    def __getitem__(self, i: int | slice) -> str | BlockTexts:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                return BlockTexts.of([self[j] for j in range(start, stop, step)])
+            return BlockTexts(self.block, self.spans[2 * start : 2 * max(start, stop)])
+        i = range(len(self))[i]  # negative indices; IndexError past the end
+        return self.block[self.spans[2 * i] : self.spans[2 * i + 1]]
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self.block.__getitem__, map(slice, self.spans[::2], self.spans[1::2]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"BlockTexts({list(self)!r})"
 
 
 # What SourceLine(source, line, text) does, without a Python-level __new__ call per line.
@@ -229,19 +284,29 @@ def _text_lines(source: str, blocks: Iterator[str]) -> Iterator[LineBatch]:
     """The :class:`LineBatch` of every block of ``blocks`` (see :func:`_line_blocks`): its lines
     with a target, numbered on from the block before (see :func:`_split_lines`). A byte-order
     mark at the start is dropped. ASCII blocks, nearly all of them, are split by the compiled
-    fast path when it is there (``_fastpath.split_lines``, the same in C: one pass, and no
-    Python object for a line that is blank or a comment)."""
+    fast path when it is there (:func:`_split_block`: the same in C, in one pass, and no Python
+    object per line)."""
     number = 0  # physical lines before the current block
+    texts: Sequence[str]
+    lines: Sequence[int]
     for block in blocks:
         if number == 0:
             block = block.removeprefix("\ufeff")
         if _split_in_c is not None and block.isascii():
-            texts, lines, physical = _split_in_c(block, number)
+            texts, lines, physical = _split_block(block, number)
         else:
             texts, lines, physical = _split_lines(block, number)
         if texts:
             yield LineBatch(source, lines, texts)
         number += physical
+
+
+def _split_block(block: str, number: int) -> tuple[BlockTexts, array, int]:
+    """:func:`_split_lines` of an ASCII block by the compiled fast path (``_fastpath.split_block``):
+    the texts as a :class:`BlockTexts` of the block, the line numbers as an ``array("q")``."""
+    assert _split_in_c is not None
+    spans, numbers, physical = _split_in_c(block, number)
+    return BlockTexts(block, array("q", spans)), array("q", numbers), physical
 
 
 def _split_lines(block: str, number: int) -> tuple[list[str], list[int], int]:
