@@ -1,8 +1,9 @@
 /*
  * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; an
  * ASCII block of a text list split into lines (split_block: read.py's _split_lines in one pass,
- * as spans of the block); and a window's first occurrences of each key (first_occurrences:
- * builder.py's sort, by hash).
+ * as spans of the block); a window's first occurrences of each key (first_occurrences:
+ * builder.py's sort, by hash); and strings gathered from an Arrow string array (take_strings:
+ * pyarrow's take, without pyarrow.compute).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  * normalise_block(block, spans, state) -> the same, for the lines block[start:end] of an ASCII
@@ -913,6 +914,69 @@ done:
     return result;
 }
 
+/* take_strings(offsets, data, offset, length, indices): see the method table. */
+static PyObject *take_strings(PyObject *self, PyObject *args)
+{
+    Py_buffer offsets_view, data_view, indices_view;
+    Py_ssize_t offset, length;
+    if (!PyArg_ParseTuple(args, "y*y*nny*:take_strings", &offsets_view, &data_view, &offset, &length,
+                          &indices_view))
+        return NULL;
+    PyObject *result = NULL, *new_offsets = NULL, *new_data = NULL;
+    const int32_t *in = offsets_view.buf;
+    const int64_t *indices = indices_view.buf;
+    Py_ssize_t n = indices_view.len / (Py_ssize_t)sizeof(int64_t);
+    if (offset < 0 || length < 0 || (size_t)offsets_view.len < (size_t)(offset + length + 1) * sizeof(int32_t)
+        || (uintptr_t)in % sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "offsets must be an aligned buffer of int32 holding offset + length + 1");
+        goto done;
+    }
+    if (indices_view.len % (Py_ssize_t)sizeof(int64_t) || (n && (uintptr_t)indices % sizeof(int64_t))) {
+        PyErr_SetString(PyExc_ValueError, "indices must be an aligned buffer of int64");
+        goto done;
+    }
+    in += offset;
+    /* Every string must lie in `data`: the input is checked once, then copied without checks. */
+    for (Py_ssize_t i = 0; i < length; i++)
+        if (in[i] < 0 || in[i + 1] < in[i] || in[i + 1] > data_view.len) {
+            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
+            goto done;
+        }
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t at = indices[i];
+        if (at < 0 || at >= length) {
+            PyErr_Format(PyExc_IndexError, "index %lld out of range for %zd strings", (long long)at, length);
+            goto done;
+        }
+        total += (size_t)(in[at + 1] - in[at]);
+    }
+    if (total > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "more than 2 GiB of strings taken");
+        goto done;
+    }
+    /* Written straight into the bytes objects that are returned. */
+    new_offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    new_data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (new_offsets == NULL || new_data == NULL)
+        goto done;
+    int32_t *out = (int32_t *)PyBytes_AS_STRING(new_offsets), end = 0;
+    char *to = PyBytes_AS_STRING(new_data);
+    const char *from = data_view.buf;
+    out[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t at = indices[i];
+        int32_t size = in[at + 1] - in[at];
+        memcpy(to + end, from + in[at], (size_t)size);
+        out[i + 1] = end += size;
+    }
+    result = PyTuple_Pack(2, new_offsets, new_data);
+done:
+    Py_XDECREF(new_offsets), Py_XDECREF(new_data);
+    PyBuffer_Release(&offsets_view), PyBuffer_Release(&data_view), PyBuffer_Release(&indices_view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"normalise", normalise, METH_VARARGS,
      "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
@@ -928,6 +992,11 @@ static PyMethodDef methods[] = {
      "An ASCII block of a text list as auditor/targets/read.py's _split_lines splits it: where the\n"
      "stripped lines that are not empty or comments are in the block (int64 start, end pairs, as\n"
      "bytes), their numbers on from `number` (int64, as bytes), and how many physical lines it has."},
+    {"take_strings", take_strings, METH_VARARGS,
+     "take_strings(offsets, data, offset, length, indices) -> (offsets, data)\n\n"
+     "The strings at `indices` (int64) of an Arrow string array without nulls -- its int32\n"
+     "offsets and data buffers, its offset and length -- as the new array's two buffers, in\n"
+     "the order of `indices`: pyarrow's take (auditor/plan/builder.py) without pyarrow.compute."},
     {"first_occurrences", first_occurrences, METH_O,
      "first_occurrences(keys) -> (first, repeats, originals)\n\n"
      "For a buffer of uint64 keys (a planning window's, auditor/plan/builder.py), as int32 bytes:\n"
