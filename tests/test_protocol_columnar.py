@@ -522,3 +522,98 @@ def test_the_kinds_are_the_scanners() -> None:
     assert [columnar._INT, columnar._TEXT, columnar._BOOL, columnar._MAP, columnar._LIST,
             columnar._OBJECT] == [_columnar.KIND_INT64, _columnar.KIND_STRING, _columnar.KIND_BOOL,
                                   _columnar.KIND_MAP, _columnar.KIND_LIST, _columnar.KIND_OBJECT]
+
+
+# --- the fast paths: each against the reference where it stops -----------------------------------
+
+_MAP_VALUES = ["0", "7", "42", "1234567", "12345678", "123456789012", "-5", "01", "00", "-0", "null",
+               "1.5", "2e3", "3E1", "12.0"]
+
+
+@pytest.mark.parametrize("key_length", range(0, 19))
+def test_map_entries_are_read_exactly_wherever_the_plain_entry_stops(key_length: int) -> None:
+    """Map entries written "key":count, then ',' or '}', are read a word at a time (items.h:
+    plain_entries) while 32 bytes are left: keys of every length across the two words, counts of
+    every length short_count reads or leaves to the general path, each way a count ends
+    (whitespace, a fraction, an exponent, a leading zero, a sign, null), an escape or non-ASCII
+    in the key at every place, near the text's end or not; what is not an int64 is declined."""
+    key = "".join(chr(ord("a") + n % 26) for n in range(key_length))
+    # the same key with one byte escaped, and other keys with an escape or non-ASCII somewhere
+    same_keys = [key[:at] + f"\\u{ord(key[at]):04x}" + key[at + 1:] for at in range(key_length)]
+    odd_keys = [key[:at] + odd + key[at:] for at in range(key_length + 1) for odd in ["é", "\\n"]]
+    for pad, (value, ending), other in itertools.product(
+            ["", " " * 8, " " * 40], itertools.product(_MAP_VALUES, [",", "}", " ,", " }", "\n}"]),
+            [key, "x", ""]):
+        entries = f'"{key}":{value}{ending}' + ('' if ending.endswith("}") else f'"{other}x":1}}')
+        text = f'[{{"referring_links_tld":{{{entries},"rank":1}},{{"rank":2}}]{pad}'.encode()
+        valid = value not in ("01", "00") and "." not in value and "e" not in value.lower()
+        assert same_as_reference("bulk_pages_summary", text) == valid
+    for colon in [":", " :", ": ", "\t:\n", ",", ";", ""]:  # the colon, whitespace about it, or not it
+        text = f'[{{"referring_links_tld":{{"{key}"{colon}12,"z":3}},"rank":1}}]{" " * 40}'.encode()
+        assert same_as_reference("bulk_pages_summary", text) == (colon.strip() == ":")
+    for unquoted in ["\\:", "\x01:", "\x7f:"]:  # the key not closed where a colon follows
+        text = f'[{{"referring_links_tld":{{"{key}{unquoted}12,"z":3}},"rank":1}}]{" " * 40}'.encode()
+        assert not same_as_reference("bulk_pages_summary", text)
+    for first, second in [(key, key), *((same, key) for same in same_keys), *((key, same) for same in same_keys),
+                          *((odd, key) for odd in odd_keys), *((key, odd) for odd in odd_keys)]:
+        for pad in ["", " " * 40]:
+            text = f'[{{"referring_links_tld":{{"{first}":1,"{second}":2,"z":3}}}}]{pad}'.encode()
+            assert same_as_reference("bulk_pages_summary", text) == (orjson.loads(f'"{first}"') != orjson.loads(f'"{second}"'))
+
+
+def test_map_entries_of_every_map_are_read_in_any_mix_of_forms() -> None:
+    """Many maps of plain and general entries, repeated keys among them, against the reference."""
+    rnd = random.Random(11)
+    names = [key for key, kind, _parent in columnar.layout("bulk_pages_summary").specs if kind == columnar._MAP]
+    keys = ["com", "", "US", "message-boards", "organization", "ab\\u00e9", "é", "abcdefghijklmnop",
+            "abcdefgh", "abcdefg", "a\\\"b"]
+    scanned = 0
+    for _ in range(400):
+        items = []
+        for _item in range(rnd.randint(1, 4)):
+            maps = []
+            for name in rnd.sample(names, rnd.randint(1, len(names))):
+                chosen = rnd.sample(keys, rnd.randint(0, 5))
+                if chosen and rnd.random() < 0.1:
+                    chosen.append(rnd.choice(chosen))
+                entries = ",".join(f'"{k}":{rnd.choice(_MAP_VALUES[:6] + ["null", "-3"])}' for k in chosen)
+                maps.append(f'"{name}":{{{entries}}}')
+            items.append("{" + ",".join(maps) + "}")
+        text = ("[" + ",".join(items) + "]" + " " * rnd.choice([0, 40])).encode()
+        scanned += same_as_reference("bulk_pages_summary", text)
+    assert scanned > 100
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_items_whose_keys_change_order_are_read_whatever_order_was_learnt(dataset: str) -> None:
+    """The key expected after each field is the one that followed it last (items.h: scan_object):
+    items in one order, then another, keys left out, unknown keys between them, in nested objects
+    too, are read as the reference reads them."""
+    rnd = random.Random(dataset)
+    fields = _fields(dataset)
+
+    def value(type_: Any) -> Any:
+        if isinstance(type_, dict):  # a nested object, its keys in any order
+            return {key: value(type_[key]) for key in rnd.sample(list(type_), len(type_))}
+        if pa.types.is_int64(type_):
+            return rnd.randint(0, 10**6)
+        if pa.types.is_string(type_):
+            return rnd.choice(["x", "é", ""])
+        if pa.types.is_boolean(type_):
+            return rnd.random() < 0.5
+        return None
+
+    def item(order: list[str]) -> dict[str, Any]:
+        pairs: dict[str, Any] = {}
+        for key in order:
+            if rnd.random() < 0.05:
+                pairs["unknown" + key] = [1, {"a": None}]
+            if rnd.random() > 0.1:
+                pairs[key] = value(fields[key])
+        return pairs
+
+    orders = [list(fields), list(reversed(fields)), rnd.sample(list(fields), len(fields))]
+    for _ in range(30):
+        items = [item(rnd.choice(orders)) for _ in range(rnd.randint(1, 30))]
+        assert same_as_reference(dataset, orjson.dumps(items))
+        assert same_as_reference(dataset, render([Obj(i.items()) for i in items], rnd).encode())

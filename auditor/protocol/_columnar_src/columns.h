@@ -10,6 +10,10 @@ typedef struct {
     const char *key; /* UTF-8, owned by the layout's str objects */
     Py_ssize_t key_len;
     int plain_key; /* no character JSON would escape: the raw text of the key can be compared */
+    char *quoted;  /* plain keys: `"key":`, as compact JSON writes it (quoted_len bytes), or NULL */
+    Py_ssize_t quoted_len;
+    int next;  /* the key expected after this one: its place among the object's fields (learnt) */
+    int first; /* OBJECT: the place of the key expected first in it (learnt) */
     int parent;
     int first_child, n_children; /* OBJECT: its children are columns [first, first + n) */
 
@@ -36,6 +40,7 @@ typedef struct {
     int n_columns;
     int *top; /* indices of the item's own fields */
     int n_top;
+    int first_top; /* the place among top of the key expected first in an item (learnt) */
     Buf key; /* scratch: the key being matched */
     Py_ssize_t rows;
 } Scanner;
@@ -55,6 +60,7 @@ static void columns_free(Column *columns, int n)
         free(c->child_offsets.data);
         free(c->child_values.data);
         free(c->child_validity.data);
+        free(c->quoted);
     }
 }
 

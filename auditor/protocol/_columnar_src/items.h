@@ -57,11 +57,17 @@ static inline int put_validity(Buf *bitmap, Py_ssize_t *nulls, Py_ssize_t index,
     return bit_put(bitmap, index, valid);
 }
 
-/* Which of 64 bits a map key sets in its map's filter: equal keys always pick the same bit. */
+/* Which of 64 bits a map key of n bytes, the first `first` and the last `last`, sets in its map's
+ * filter: equal keys always pick the same bit. */
+static inline uint64_t key_bit_of(size_t n, unsigned first, unsigned last)
+{
+    unsigned h = n ? (unsigned)n * 31u + first * 7u + last : 0u;
+    return 1ULL << (h & 63);
+}
+
 static inline uint64_t key_bit(const char *p, size_t n)
 {
-    unsigned h = n ? (unsigned)n * 31u + (unsigned char)p[0] * 7u + (unsigned char)p[n - 1] : 0u;
-    return 1ULL << (h & 63);
+    return n ? key_bit_of(n, (unsigned char)p[0], (unsigned char)p[n - 1]) : key_bit_of(0, 0, 0);
 }
 
 /* Whether the key just appended (entry `last`) repeats one of the entries [first, last). */
@@ -76,6 +82,98 @@ static int repeats_key(const Column *c, Py_ssize_t first, Py_ssize_t last)
     return 0;
 }
 
+/* The map entries from *pp on that are written the usual way, "key":count and then ',' or '}': no
+ * whitespace, a plain key of at most 15 bytes, a count short_count reads (the six referring_links_*
+ * maps of a bulk answer hold ~22 such entries an item, which were a third of its scan). Each is read
+ * straight through, the key and the count from a word or two, with the buffers' ends in locals:
+ * stores into the buffers (char *, which may alias anything) would otherwise force them back to
+ * memory after every write. Stops at an entry written any other way (*pp at its start, *more 1: the
+ * general path reads it) or past the map's '}' (*more 0). */
+static int plain_entries(const unsigned char **pp, const unsigned char *end, Column *c,
+                         Py_ssize_t first, uint64_t *bloom, int *more)
+{
+#if HAVE_SWAR
+    const unsigned char *p = *pp;
+    char *data = c->data.data, *offsets = c->child_offsets.data, *values = c->child_values.data;
+    size_t data_len = c->data.len, offsets_len = c->child_offsets.len;
+    size_t values_len = c->child_values.len;
+    Py_ssize_t children = c->children;
+    int rc = OK;
+    *more = 1;
+    /* 32 bytes left: every read below is inside the text (a key's two words end by p + 17, the
+     * count's word by p + 27) */
+    while (end - p >= 32 && *p == '"') {
+        if (data_len + 16 > c->data.cap || offsets_len + 4 > c->child_offsets.cap
+            || values_len + 8 > c->child_values.cap) { /* room for the entry first */
+            c->data.len = data_len, c->child_offsets.len = offsets_len;
+            c->child_values.len = values_len;
+            if ((rc = buf_reserve(&c->data, 16)) != OK || (rc = buf_reserve(&c->child_offsets, 4)) != OK
+                || (rc = buf_reserve(&c->child_values, 8)) != OK)
+                break;
+            data = c->data.data, offsets = c->child_offsets.data, values = c->child_values.data;
+        }
+        const unsigned char *q = p + 1;
+        size_t start = data_len;
+        uint64_t word, stop;
+        memcpy(&word, q, 8);
+        if ((stop = unplain_bytes(word)) == 0) { /* 8 plain bytes: the key goes on in the next word */
+            memcpy(data + data_len, &word, 8);
+            data_len += 8;
+            q += 8;
+            memcpy(&word, q, 8);
+            if ((stop = unplain_bytes(word)) == 0) {
+                data_len = start;
+                break;
+            }
+        }
+        size_t n = (size_t)(__builtin_ctzll(stop) >> 3);
+        memcpy(data + data_len, &word, 8); /* all eight stored, the key's bytes counted */
+        data_len += n;
+        q += n;
+        int64_t value;
+        if (q[0] != '"' || q[1] != ':' || (q += 2, !short_count(&q, end, &value))) {
+            data_len = start; /* (the bytes stored past data_len do not count) */
+            break;
+        }
+        size_t key_len = data_len - start;
+        if (data_len > INT32_MAX) { /* as buf_append_int32: more than 2 GiB of keys */
+            rc = DECLINE;
+            break;
+        }
+        int32_t offset = (int32_t)data_len;
+        memcpy(offsets + offsets_len, &offset, 4);
+        offsets_len += 4;
+        uint64_t bit = key_bit(data + start, key_len);
+        if (*bloom & bit) {
+            c->data.len = data_len, c->child_offsets.len = offsets_len;
+            if (repeats_key(c, first, children)) {
+                rc = DECLINE;
+                break;
+            }
+        }
+        *bloom |= bit;
+        if (c->child_nulls && (rc = bit_put(&c->child_validity, children, 1)) != OK)
+            break;
+        memcpy(values + values_len, &value, 8);
+        values_len += 8;
+        children++;
+        p = q + 1; /* past the ',' or '}' short_count saw */
+        if (*q == '}') {
+            *more = 0;
+            break;
+        }
+    }
+    c->data.len = data_len, c->child_offsets.len = offsets_len, c->child_values.len = values_len;
+    c->children = children;
+    *pp = p;
+    return rc;
+#else
+    (void)pp, (void)end, (void)c, (void)first, (void)bloom;
+    *more = 1;
+    return OK;
+#endif
+}
+
 static inline int scan_map(const unsigned char **pp, const unsigned char *end, Column *c)
 {
     int empty, more;
@@ -83,6 +181,9 @@ static inline int scan_map(const unsigned char **pp, const unsigned char *end, C
     Py_ssize_t first = c->children;
     uint64_t bloom = 0; /* one bit per key hash: a repeated key always hits a set bit */
     for (more = !empty; more;) {
+        TRY(plain_entries(pp, end, c, first, &bloom, &more));
+        if (!more)
+            break;
         skip_ws(pp, end);
         size_t start = c->data.len;
         TRY(scan_string(pp, end, &c->data));
@@ -121,7 +222,7 @@ static inline int scan_list(const unsigned char **pp, const unsigned char *end, 
     return OK;
 }
 
-static int scan_object(Scanner *s, const int *fields, int n_fields, int object_depth);
+static int scan_object(Scanner *s, const int *fields, int n_fields, int *first, int object_depth);
 
 /* The value for column `c` at *pp (after the key's colon and any whitespace). */
 static inline int scan_value(Scanner *s, const unsigned char **pp, const unsigned char *end,
@@ -143,7 +244,7 @@ static inline int scan_value(Scanner *s, const unsigned char **pp, const unsigne
     case KIND_LIST: return scan_list(pp, end, c);
     case KIND_OBJECT: /* (through s->p: scan_object is not inline) */
         s->p = *pp;
-        TRY(scan_object(s, COLUMN_INDEX + c->first_child, c->n_children, 1));
+        TRY(scan_object(s, COLUMN_INDEX + c->first_child, c->n_children, &c->first, 1));
         *pp = s->p;
         return OK;
     }
@@ -153,46 +254,50 @@ static inline int scan_value(Scanner *s, const unsigned char **pp, const unsigne
 /* Whether column c's key and its colon are at p, written plainly: the usual case. */
 static inline int expected_key(const Column *c, const unsigned char *p, const unsigned char *end)
 {
-    size_t n = (size_t)c->key_len;
-    return c->plain_key && (size_t)(end - p) > n + 2 && p[0] == '"' && p[n + 1] == '"'
-           && p[n + 2] == ':' && same_bytes(p + 1, c->key, n);
+    return c->quoted != NULL && end - p >= c->quoted_len
+           && same_bytes(p, c->quoted, (size_t)c->quoted_len);
 }
 
-/* The column of `fields` whose key is s->key, looked for from *guess on (then set past it), or
- * NULL. */
-static Column *find_field(const Scanner *s, const int *fields, int n_fields, int *guess)
+/* The place among `fields` of the column whose key is s->key, looked for from `from` on, or -1. */
+static int find_field(const Scanner *s, const int *fields, int n_fields, int from)
 {
-    for (int tried = 0, i = *guess; tried < n_fields; tried++, i++) {
+    for (int tried = 0, i = from; tried < n_fields; tried++, i++) {
         if (i >= n_fields)
             i = 0;
         Column *candidate = &s->columns[fields[i]];
         if ((size_t)candidate->key_len == s->key.len
-            && same_bytes(candidate->key, s->key.data, s->key.len)) {
-            *guess = i + 1;
-            return candidate;
-        }
+            && same_bytes(candidate->key, s->key.data, s->key.len))
+            return i;
     }
-    return NULL;
+    return -1;
 }
 
 /* An object whose keys are the columns `fields` (keys it does not name are skipped), at s->p.
- * The position is kept in a local meanwhile (see json.h) and given back in s->p. */
-static int scan_object(Scanner *s, const int *fields, int n_fields, int object_depth)
+ * The position is kept in a local meanwhile (see json.h) and given back in s->p.
+ *
+ * The API sends keys in a fixed order, which need not be the layout's: the key after each field is
+ * expected to be the one that came after it last time (Column.next; *first: the first key), and is
+ * only looked for among all the fields when it is not. A key found that way is learnt as the one
+ * after the key before it, so only the first object pays for an order other than the layout's. */
+static int scan_object(Scanner *s, const int *fields, int n_fields, int *first, int object_depth)
 {
     const unsigned char *p = s->p, *end = s->end;
     int empty, more;
     TRY(open_container(&p, end, '{', '}', &empty));
-    int guess = 0; /* the API sends keys in a fixed order: try the field after the last one */
+    int guess = *first, *learn = first; /* where a key found by looking is noted as expected */
     for (more = !empty; more;) {
         Column *c;
         if (guess < n_fields && expected_key(&s->columns[fields[guess]], p, end)) {
-            c = &s->columns[fields[guess++]];
-            p += c->key_len + 3;
+            c = &s->columns[fields[guess]];
+            p += c->quoted_len;
         } else { /* any other key, or one written with whitespace or escapes */
             skip_ws(&p, end);
             s->key.len = 0;
             TRY(scan_string(&p, end, &s->key));
-            c = find_field(s, fields, n_fields, &guess);
+            int found = find_field(s, fields, n_fields, guess);
+            c = found < 0 ? NULL : &s->columns[fields[found]];
+            if (c != NULL)
+                *learn = found;
             TRY(expect(&p, end, ':'));
         }
         skip_ws(&p, end);
@@ -203,6 +308,8 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int object_d
         } else if (c->seen) { /* a key given twice */
             return DECLINE;
         } else {
+            guess = c->next;
+            learn = &c->next;
             TRY(scan_value(s, &p, end, c));
         }
         TRY(more_members(&p, end, '}', &more));
@@ -241,7 +348,7 @@ static int scan_items_value(Scanner *s)
     int empty, more;
     TRY(open_container(&s->p, s->end, '[', ']', &empty));
     for (more = !empty; more;) {
-        TRY(scan_object(s, s->top, s->n_top, 1));
+        TRY(scan_object(s, s->top, s->n_top, &s->first_top, 1));
         TRY(end_row(s));
         TRY(more_members(&s->p, s->end, ']', &more));
     }

@@ -172,21 +172,27 @@ static unsigned char PLAIN[256];
 /* Past the PLAIN bytes at *pp, appended to out (if not NULL). Eight at a time while eight are
  * left: a byte-at-a-time loop was a fifth of a scan, and its exit a third of the scan's
  * mispredicted branches. */
+#if HAVE_SWAR
+/* The top bit of each byte of the word that is '"' or '\\' (zero after the xor), below 0x20, or not
+ * ASCII. A borrow only runs from a flagged byte to the ones after it, so the lowest flagged byte
+ * is the first that is not PLAIN. */
+static inline uint64_t unplain_bytes(uint64_t bytes)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = bytes ^ (ones * '"'), backslash = bytes ^ (ones * '\\');
+    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)
+            | ((bytes - ones * 0x20) & ~bytes) | bytes) & highs;
+}
+#endif
+
 static inline int plain_run(const unsigned char **pp, const unsigned char *end, Buf *out)
 {
     const unsigned char *p = *pp;
 #if HAVE_SWAR
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     while (end - p >= 8) {
-        uint64_t bytes, quote, backslash;
+        uint64_t bytes;
         memcpy(&bytes, p, 8);
-        quote = bytes ^ (ones * '"');
-        backslash = bytes ^ (ones * '\\');
-        /* The top bit of a byte that is '"' or '\\' (zero after the xor), below 0x20, or not
-         * ASCII. A borrow only runs from a flagged byte to the ones after it, so the lowest
-         * flagged byte is the first that is not PLAIN. */
-        uint64_t stop = (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)
-                         | ((bytes - ones * 0x20) & ~bytes) | bytes) & highs;
+        uint64_t stop = unplain_bytes(bytes);
         size_t n = stop ? (size_t)(__builtin_ctzll(stop) >> 3) : 8;
         if (out) { /* all eight stored, the plain ones counted */
             TRY(buf_reserve(out, 8));
@@ -254,6 +260,16 @@ static inline int scan_string(const unsigned char **pp, const unsigned char *end
     return OK;
 }
 
+/* The value of 1-8 digits (the first in the low byte, '0'-'9' less '0' each) in the top n bytes of
+ * x, zeros below: pairs, quads, the whole (SWAR). */
+static inline uint32_t digits_value(uint64_t x)
+{
+    x = x * 10 + (x >> 8);
+    x = (((x & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
+         + (((x >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
+    return (uint32_t)x;
+}
+
 /* Up to seven digits at *pp read eight bytes at a time (SWAR): most integers of an answer are
  * short counts, and a digit at a time was a fifth of a scan. Returns 1 with the value in *acc and
  * *pp past the digits, or 0 (nothing read) when fewer than 8 bytes are left or all 8 are digits:
@@ -273,12 +289,7 @@ static inline int short_digits(const unsigned char **pp, const unsigned char *en
     if (other == 0)
         return 0;
     int n = __builtin_ctzll(other) >> 3; /* digits before it: 1-7 (the caller saw one) */
-    x <<= 8 * (8 - n); /* the digits in the top bytes, zeros below: "000" + digits */
-    /* eight digits (first in the low byte) to their value: pairs, quads, the whole */
-    x = x * 10 + (x >> 8);
-    x = (((x & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
-         + (((x >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
-    *acc = (uint32_t)x;
+    *acc = digits_value(x << (8 * (8 - n))); /* the digits in the top bytes: "000" + digits */
     *pp += n;
     return 1;
 #else
@@ -287,9 +298,41 @@ static inline int short_digits(const unsigned char **pp, const unsigned char *en
 #endif
 }
 
+/* A count as compact JSON writes it inside an object, read whole from one eight-byte word: 1-7
+ * digits (no sign, no leading zero unless the count is 0) and straight after them ',' or '}'. Returns
+ * 1 with the value and *pp past the digits (at the ',' or '}'), else 0 with nothing read (the
+ * general path decides): the word answers at once what scan_int64 checks byte by byte (what ends
+ * the number cannot be '.', 'e', 'E' or a digit), and most integers of an answer are such counts. */
+static inline int short_count(const unsigned char **pp, const unsigned char *end, int64_t *value)
+{
+#if HAVE_SWAR
+    if (end - *pp < 8)
+        return 0;
+    uint64_t bytes, x;
+    memcpy(&bytes, *pp, 8);
+    x = bytes - 0x3030303030303030ULL;
+    /* as in short_digits: the lowest flagged byte is the first that is not a digit */
+    uint64_t other = (x | (bytes + 0x4646464646464646ULL)) & 0x8080808080808080ULL;
+    if (other == 0)
+        return 0;
+    int n = __builtin_ctzll(other) >> 3;
+    unsigned after = (unsigned)(bytes >> (8 * n)) & 0xFF;
+    if (n == 0 || (after != ',' && after != '}') || (n > 1 && (bytes & 0xFF) == '0'))
+        return 0;
+    *value = (int64_t)digits_value(x << (8 * (8 - n)));
+    *pp += n;
+    return 1;
+#else
+    (void)pp, (void)end, (void)value;
+    return 0;
+#endif
+}
+
 /* A JSON integer that fits int64; fractions and exponents are declined (see the top). */
 static inline int scan_int64(const unsigned char **pp, const unsigned char *end, int64_t *value)
 {
+    if (short_count(pp, end, value))
+        return OK;
     const unsigned char *p = *pp;
     int negative = p < end && *p == '-';
     if (negative)

@@ -88,6 +88,17 @@ static int read_layout(PyObject *layout, Column *columns, int *top, int *n_colum
         for (Py_ssize_t k = 0; k < c->key_len; k++)
             if ((unsigned char)c->key[k] < 0x20 || c->key[k] == '"' || c->key[k] == '\\')
                 c->plain_key = 0;
+        if (c->plain_key) {
+            c->quoted_len = c->key_len + 3;
+            c->quoted = malloc((size_t)c->quoted_len);
+            if (c->quoted == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            c->quoted[0] = '"';
+            memcpy(c->quoted + 1, c->key, (size_t)c->key_len);
+            memcpy(c->quoted + 1 + c->key_len, "\":", 2);
+        }
         if (c->kind < KIND_INT64 || c->kind > KIND_OBJECT || c->parent >= i
             || (c->parent >= 0 && (columns[c->parent].kind != KIND_OBJECT
                                    || columns[c->parent].parent >= 0 || c->kind == KIND_OBJECT))) {
@@ -96,6 +107,7 @@ static int read_layout(PyObject *layout, Column *columns, int *top, int *n_colum
         }
         if (c->parent < 0) {
             top[(*n_top)++] = (int)i;
+            c->next = *n_top; /* until an item shows another order: the layout's */
         } else {
             Column *parent = &columns[c->parent];
             if (parent->n_children == 0)
@@ -104,7 +116,7 @@ static int read_layout(PyObject *layout, Column *columns, int *top, int *n_colum
                 PyErr_Format(PyExc_ValueError, "layout entry %zd: children must be contiguous", i);
                 return -1;
             }
-            parent->n_children++;
+            c->next = ++parent->n_children;
         }
         if ((c->kind == KIND_STRING || c->kind == KIND_MAP || c->kind == KIND_LIST)
             && buf_append_int32(&c->offsets, 0) != OK)
