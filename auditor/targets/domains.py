@@ -18,6 +18,8 @@ from functools import lru_cache
 
 from publicsuffixlist import PSLFILE, PublicSuffixList
 
+from auditor.targets._psl_idna import ENCODED
+
 _ICANN_BEGIN = "// ===BEGIN ICANN DOMAINS==="
 _ICANN_END = "// ===END ICANN DOMAINS==="
 
@@ -138,8 +140,18 @@ class _Kinds:
 
 
 def _ascii_rule(rule: str) -> str:
+    """``rule`` (lower-case, ``!`` kept) with its labels IDNA-encoded; the shipped list's own
+    non-ASCII rules are looked up (:mod:`auditor.targets._psl_idna`), any other is encoded."""
     if rule.isascii():
         return rule
+    encoded = ENCODED.get(rule)
+    if encoded is not None:
+        return encoded
+    return _encoded_rule(rule)
+
+
+def _encoded_rule(rule: str) -> str:
+    """``rule`` encoded by the codec itself (what :mod:`auditor.targets._psl_idna` holds)."""
     bang = "!" if rule.startswith("!") else ""
     return bang + rule.lstrip("!").encode("idna").decode("ascii")
 
