@@ -2,8 +2,9 @@
  * auditor.targets._fastpath: a batch of target lines normalised, keyed and given domain ids; an
  * ASCII block of a text list split into lines (split_block: read.py's _split_lines in one pass,
  * as spans of the block); a window's first occurrences of each key (first_occurrences:
- * builder.py's sort, by hash); and strings gathered from an Arrow string array (take_strings:
- * pyarrow's take, without pyarrow.compute).
+ * builder.py's sort, by hash); strings gathered from an Arrow string array (take_strings:
+ * pyarrow's take, without pyarrow.compute); and small domains dealt over requests (deal:
+ * packer.py's _deal).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  * normalise_block(block, spans, state) -> the same, for the lines block[start:end] of an ASCII
@@ -977,6 +978,78 @@ done:
     return result;
 }
 
+/* deal(small, load): see the method table. */
+static PyObject *deal(PyObject *self, PyObject *args)
+{
+    Py_buffer small_view, load_view;
+    if (!PyArg_ParseTuple(args, "y*w*:deal", &small_view, &load_view))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *order = NULL, *spare = NULL;
+    const int64_t *small = small_view.buf;
+    int64_t *load = load_view.buf;
+    Py_ssize_t n = small_view.len / 8, bins = load_view.len / 8;
+    if (small_view.len % 8 || load_view.len % 8 || (n && (uintptr_t)small % 8) || (bins && (uintptr_t)load % 8)) {
+        PyErr_SetString(PyExc_ValueError, "small and load must be aligned buffers of int64");
+        goto done;
+    }
+    if (n && !bins) {
+        PyErr_SetString(PyExc_ValueError, "no requests to deal over");
+        goto done;
+    }
+    /* Non-negative sizes and loads only (a radix sort of the loads); else Python deals. */
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (small[i] < 0) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+    for (Py_ssize_t i = 0; i < bins; i++)
+        if (load[i] < 0) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * 8);
+    order = malloc((size_t)(bins ? bins : 1) * sizeof *order);
+    spare = malloc((size_t)(bins ? bins : 1) * sizeof *spare);
+    if (bytes == NULL || order == NULL || spare == NULL) {
+        Py_XDECREF(bytes);
+        if (bytes != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *small_bin = (int64_t *)PyBytes_AS_STRING(bytes);
+    for (Py_ssize_t start = 0; start < n; start += bins) {
+        /* The requests in a stable order of their loads: least loaded first, ties by request. A
+         * byte a pass, from the lowest, for as many bytes as the largest load has. */
+        uint64_t top = 0;
+        for (Py_ssize_t i = 0; i < bins; i++) {
+            order[i] = i;
+            top |= (uint64_t)load[i];
+        }
+        for (int shift = 0; shift == 0 || (shift < 64 && top >> shift); shift += 8) {
+            Py_ssize_t counts[257] = {0};
+            for (Py_ssize_t i = 0; i < bins; i++)
+                counts[(((uint64_t)load[order[i]] >> shift) & 0xff) + 1]++;
+            for (int d = 0; d < 256; d++)
+                counts[d + 1] += counts[d];
+            for (Py_ssize_t i = 0; i < bins; i++)
+                spare[counts[((uint64_t)load[order[i]] >> shift) & 0xff]++] = order[i];
+            int64_t *swap = order;
+            order = spare, spare = swap;
+        }
+        Py_ssize_t k = n - start < bins ? n - start : bins;
+        for (Py_ssize_t i = 0; i < k; i++) {
+            small_bin[start + i] = order[i];
+            load[order[i]] = (int64_t)((uint64_t)load[order[i]] + (uint64_t)small[start + i]);
+        }
+    }
+    result = bytes;
+done:
+    free(order), free(spare);
+    PyBuffer_Release(&small_view), PyBuffer_Release(&load_view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"normalise", normalise, METH_VARARGS,
      "normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)\n\n"
@@ -997,6 +1070,12 @@ static PyMethodDef methods[] = {
      "The strings at `indices` (int64) of an Arrow string array without nulls -- its int32\n"
      "offsets and data buffers, its offset and length -- as the new array's two buffers, in\n"
      "the order of `indices`: pyarrow's take (auditor/plan/builder.py) without pyarrow.compute."},
+    {"deal", deal, METH_VARARGS,
+     "deal(small, load) -> bytes of int64, or None\n\n"
+     "auditor/plan/packer.py's _deal on int64 buffers: each domain of `small` (largest first) to\n"
+     "a request, in rounds of one domain a request, the largest to the least loaded (ties: the\n"
+     "lower request); `load` (writable) is updated in place. None, and nothing changed, when a\n"
+     "size or a load is negative."},
     {"first_occurrences", first_occurrences, METH_O,
      "first_occurrences(keys) -> (first, repeats, originals)\n\n"
      "For a buffer of uint64 keys (a planning window's, auditor/plan/builder.py), as int32 bytes:\n"
