@@ -617,3 +617,12 @@ def test_items_whose_keys_change_order_are_read_whatever_order_was_learnt(datase
         items = [item(rnd.choice(orders)) for _ in range(rnd.randint(1, 30))]
         assert same_as_reference(dataset, orjson.dumps(items))
         assert same_as_reference(dataset, render([Obj(i.items()) for i in items], rnd).encode())
+
+
+@pytest.mark.parametrize("value", ["3", "-3", "null", "123456789"])
+def test_a_key_given_twice_where_it_is_expected_after_another_is_declined(value: str) -> None:
+    """The first item teaches that "rank" follows "main_domain_rank": in the second, "rank" again
+    after it is the key expected there, read at once when it is a count, and still a repeat."""
+    text = f'[{{"main_domain_rank":1,"rank":2}},{{"rank":1,"main_domain_rank":2,"rank":{value}}}]{" " * 8}'.encode()
+    assert columnar.decode_items("bulk_pages_summary", text) is None
+    same_as_reference("bulk_pages_summary", text)

@@ -290,6 +290,15 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int *first, 
         if (guess < n_fields && expected_key(&s->columns[fields[guess]], p, end)) {
             c = &s->columns[fields[guess]];
             p += c->quoted_len;
+            /* A count (most of an item's values) and what follows it, read at once: short_count
+             * only reads one that ',' or '}' ends, which is all more_members() would look at. */
+            if (c->kind == KIND_INT64 && !c->seen && short_count(&p, end, &c->int_value)) {
+                c->seen = 1;
+                guess = c->next;
+                learn = &c->next;
+                more = *p++ == ',';
+                continue;
+            }
         } else { /* any other key, or one written with whitespace or escapes */
             skip_ws(&p, end);
             s->key.len = 0;
