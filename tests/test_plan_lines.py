@@ -385,3 +385,57 @@ def test_compiled_without_the_extension_is_an_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(lines_module, "_fastpath", None)
     with pytest.raises(RuntimeError, match="not built"):
         BatchNormaliser(compiled=True)
+
+
+@needs_compiled
+def test_the_suffix_table_is_read_again_when_it_is_another() -> None:
+    """The C path reads the suffix table into its memo once; another dict, or the same one grown,
+    is read again (a host it cannot place goes to host_info, which records it here)."""
+    checked: list[str] = []
+
+    def host_info(host: str) -> tuple[str, str, str]:
+        checked.append(host)
+        return _check_host(host)
+
+    full = suffix_rules().table
+    state = list(_state(host_info=host_info, size=100))
+    state[6] = {suffix: lengths for suffix, lengths in full.items() if suffix != "com"}
+    _fastpath.normalise(["a.example.com"], tuple(state))
+    assert checked == ["a.example.com"]  # "com" unknown: Python checks it
+    state[0] = {}  # a fresh host cache
+    state[6] = full
+    _fastpath.normalise(["b.example.com", "a.example.de"], tuple(state))
+    assert checked == ["a.example.com"]  # the full table, read again: C placed both
+    grown = {suffix: lengths for suffix, lengths in full.items() if suffix != "de"}
+    state[6] = grown
+    _fastpath.normalise(["b.example.de"], tuple(state))
+    assert checked == ["a.example.com", "b.example.de"]
+    grown["de"] = full["de"]  # the same dict, grown: read again
+    _fastpath.normalise(["c.example.de"], tuple(state))
+    assert checked == ["a.example.com", "b.example.de"]
+
+
+@needs_compiled
+def test_a_suffix_table_with_odd_entries_is_read_through_the_dict() -> None:
+    """An entry that is not four ints leaves every look-up to the dict, as before: an odd entry on
+    a host's way makes Python check the host (or raises, as the dict's value does)."""
+    checked: list[str] = []
+
+    def host_info(host: str) -> tuple[str, str, str]:
+        checked.append(host)
+        return _check_host(host)
+
+    table = dict(suffix_rules().table)
+    table["zz"] = ("odd", 0, 0, 0)  # type: ignore[assignment]
+    state = list(_state(host_info=host_info, size=100))
+    state[6] = table
+    result = _fastpath.normalise(["a.example.com"], tuple(state))
+    assert checked == [] and result[1] == b"a.example.com"
+    table["com"] = (1, 1, 1)  # type: ignore[assignment]
+    state[0] = {}
+    _fastpath.normalise(["b.example.com"], tuple(state))
+    assert checked == ["b.example.com"]
+    table["com"] = (1, 1, 1, "x")  # type: ignore[assignment]
+    state[0] = {}
+    with pytest.raises(TypeError):
+        _fastpath.normalise(["c.example.com"], tuple(state))

@@ -23,7 +23,7 @@
  *   key_of       auditor.plan.dedup.key_of_bytes: the planner's 64-bit key of a target's UTF-8;
  *                None when that is XXH3-64 itself, which is then computed here (the vendored
  *                xxhash.h, the same function and output as the xxhash package's)
- *   suffixes     SuffixRules.table (auditor/targets/domains.py)
+ *   suffixes     SuffixRules.table (auditor/targets/domains.py), read into the memo (suffix_fields)
  *   cache_size   how many hosts host_cache holds before it is emptied
  *   memo         a HostMemo (below) that goes with domain_ids: one per BatchNormaliser
  *   answers      dict line -> the reference's answer for it, read and filled here (see
@@ -82,11 +82,28 @@ typedef struct {
     int32_t domain_id;      /* -1 until a target of this host has been accepted */
 } MemoEntry;
 
+/* A suffix of the suffix table (SuffixRules.table) in a table of our own: its bytes in the
+ * arena and its four lengths. */
+typedef struct {
+    uint64_t hash;
+    uint32_t at, len; /* len 0: an empty slot (the table has no empty suffix) */
+    int32_t fields[4];
+} SuffixSlot;
+
 typedef struct {
     PyObject_HEAD
     MemoEntry *slots; /* open addressing, linear probing; NULL until first used */
     size_t mask, count, capacity;
     Buf arena;
+    /* The suffix table as last read (see suffix_fields): the dict, its size then, and its
+     * entries; `suffixes_usable` 0 when an entry was not a str with four ints, which leaves
+     * every look-up to the dict itself. */
+    PyObject *suffix_dict;
+    Py_ssize_t suffix_size;
+    int suffixes_usable;
+    SuffixSlot *suffix_slots;
+    size_t suffix_mask;
+    Buf suffix_arena;
 } HostMemo;
 
 static uint64_t memo_hash(const unsigned char *s, size_t n)
@@ -160,6 +177,9 @@ static PyObject *memo_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static void memo_dealloc(HostMemo *m)
 {
     memo_clear(m);
+    Py_CLEAR(m->suffix_dict);
+    free(m->suffix_slots);
+    free(m->suffix_arena.data);
     free(m->slots);
     free(m->arena.data);
     Py_TYPE(m)->tp_free((PyObject *)m);
@@ -403,6 +423,94 @@ static long entry_field(PyObject *entry, Py_ssize_t i)
     return PyLong_AsLong(PyTuple_GET_ITEM(entry, i));
 }
 
+/* The memo's own copy of the suffix table `st->suffixes` made anew: 0, or -1 with an error set.
+ * An entry that is not an ASCII str with a 4-tuple of ints in [0, 2**31) makes it unusable. */
+static int read_suffixes(const State *st)
+{
+    HostMemo *m = st->memo;
+    Py_CLEAR(m->suffix_dict);
+    free(m->suffix_slots);
+    m->suffix_slots = NULL;
+    m->suffix_arena.len = 0;
+    m->suffixes_usable = 0;
+    Py_ssize_t size = PyDict_GET_SIZE(st->suffixes);
+    size_t slots = 16;
+    while (slots * 2 < (size_t)size * 3) /* at most 2/3 full: 16,384 slots, 512 KB, for the shipped list */
+        slots *= 2;
+    m->suffix_slots = calloc(slots, sizeof(SuffixSlot));
+    if (m->suffix_slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    m->suffix_mask = slots - 1;
+    m->suffix_dict = Py_NewRef(st->suffixes);
+    m->suffix_size = size;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(st->suffixes, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_COMPACT_ASCII(key) || PyUnicode_GET_LENGTH(key) == 0
+            || PyUnicode_GET_LENGTH(key) > 255 || !PyTuple_CheckExact(value) || PyTuple_GET_SIZE(value) != 4)
+            return 0;
+        int32_t fields[4];
+        for (int f = 0; f < 4; f++) {
+            PyObject *item = PyTuple_GET_ITEM(value, f);
+            long v = PyLong_CheckExact(item) ? PyLong_AsLong(item) : -1;
+            if (v == -1 && PyErr_Occurred())
+                PyErr_Clear();
+            if (v < 0 || v > INT32_MAX)
+                return 0;
+            fields[f] = (int32_t)v;
+        }
+        const char *text = (const char *)PyUnicode_1BYTE_DATA(key);
+        size_t n = (size_t)PyUnicode_GET_LENGTH(key), at = m->suffix_arena.len;
+        if (buf_append(&m->suffix_arena, text, n) != OK || at > UINT32_MAX) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        uint64_t h = XXH3_64bits(text, n);
+        size_t i = (size_t)h & m->suffix_mask;
+        while (m->suffix_slots[i].len) /* the dict's keys are distinct */
+            i = (i + 1) & m->suffix_mask;
+        m->suffix_slots[i] = (SuffixSlot){h, (uint32_t)at, (uint32_t)n, {fields[0], fields[1], fields[2], fields[3]}};
+    }
+    m->suffixes_usable = 1;
+    return 0;
+}
+
+/* The public-suffix and ICANN lengths the suffix table gives suffix s[:n] (the fields for a name
+ * that is the suffix when `entire`, else for a longer one): 1 (`*p`, `*i` set), 0 when the suffix
+ * is not there, -1 (an error set, or not: not a table of SuffixRules, and Python should check the
+ * host). The table is read into the memo once (SuffixRules.table never changes once built;
+ * another dict, or another size, is read again): a hash of the bytes and a comparison, where the
+ * dict took a new str, its SipHash and a look-up, two or three times a new host. */
+static int suffix_fields(const State *st, const char *s, size_t n, int entire, long *p, long *i)
+{
+    HostMemo *m = st->memo;
+    if ((m->suffix_dict != st->suffixes || m->suffix_size != PyDict_GET_SIZE(st->suffixes))
+        && read_suffixes(st) < 0)
+        return -1;
+    if (m->suffixes_usable) {
+        uint64_t h = XXH3_64bits(s, n);
+        for (size_t k = (size_t)h & m->suffix_mask;; k = (k + 1) & m->suffix_mask) {
+            const SuffixSlot *slot = &m->suffix_slots[k];
+            if (!slot->len)
+                return 0;
+            if (slot->hash == h && slot->len == n && memcmp(m->suffix_arena.data + slot->at, s, n) == 0) {
+                *p = slot->fields[entire ? 0 : 1];
+                *i = slot->fields[entire ? 2 : 3];
+                return 1;
+            }
+        }
+    }
+    PyObject *entry = suffix_entry(st, s, n);
+    if (entry == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    *p = entry_field(entry, entire ? 0 : 1);
+    *i = entry_field(entry, entire ? 2 : 3);
+    Py_DECREF(entry);
+    return *p < 0 || *i < 0 ? -1 : 1;
+}
+
 /* normalise.py's _check_host for a plain host (see the top): the new (host, bare, registrable)
  * tuple, or NULL -- with no error set when the host is not plain, and Python should check it. */
 static PyObject *plain_host(const State *st, PyObject *key, const unsigned char *raw, size_t n)
@@ -445,17 +553,13 @@ static PyObject *plain_host(const State *st, PyObject *key, const unsigned char 
     long icann = 0, public = 0;
     for (int k = 0; k <= n_dots; k++) {
         size_t from = (size_t)(dots[k] + 1);
-        PyObject *entry = suffix_entry(st, host + from, n - from);
-        if (entry == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            break;
-        }
         int entire = dots[k] < 0;
-        long p = entry_field(entry, entire ? 0 : 1), i = entry_field(entry, entire ? 2 : 3);
-        Py_DECREF(entry);
-        if (p < 0 || i < 0)
-            return NULL; /* not a table of SuffixRules; Python will say */
+        long p, i;
+        int found = suffix_fields(st, host + from, n - from, entire, &p, &i);
+        if (found < 0)
+            return NULL; /* an error; or not a table of SuffixRules, and Python will say */
+        if (found == 0)
+            break;
         public = p ? p : public;
         icann = i ? i : icann;
         if (entire)
