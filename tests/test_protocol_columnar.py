@@ -626,3 +626,34 @@ def test_a_key_given_twice_where_it_is_expected_after_another_is_declined(value:
     text = f'[{{"main_domain_rank":1,"rank":2}},{{"rank":1,"main_domain_rank":2,"rank":{value}}}]{" " * 8}'.encode()
     assert columnar.decode_items("bulk_pages_summary", text) is None
     same_as_reference("bulk_pages_summary", text)
+
+
+_MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+_RESERVED_ROWS = """
+import random
+import orjson
+from auditor.protocol import columnar
+rnd = random.Random(3)
+fields = {"rank": lambda n: n, "url": lambda n: "u%d" % n, "referring_links_tld": lambda n: {"com": n},
+          "link_attribute": lambda n: ["a"] * (n % 3), "dofollow": lambda n: n % 2 == 0}
+for dataset in ("bulk_pages_summary", "on_page_links"):
+    names = [key for key, _kind, _parent in columnar.layout(dataset).specs if key in fields]
+    for count in (1, 1023, 1024, 1025, 3000):
+        items = [{name: fields[name](n) for name in names if rnd.random() < 0.9} for n in range(count)]
+        got = columnar.decode_items(dataset, orjson.dumps(items))
+        for name in names:
+            want = [item.get(name) for item in items]
+            want = [list(v.items()) if isinstance(v, dict) else v for v in want]  # maps: pairs
+            assert got.batch.column(name).to_pylist() == want, name
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(_MALLOC_DEBUG), reason="glibc's malloc checks are not installed")
+def test_the_rows_reserved_ahead_are_never_written_past() -> None:
+    """end_row() appends values and offsets without a check each, into room reserved for a thousand
+    rows and more at a time (items.h: reserve_rows): glibc's malloc checks abort the process if a
+    buffer is written past its end, and every value must come back, across the reservations."""
+    env = {**os.environ, "LD_PRELOAD": _MALLOC_DEBUG, "MALLOC_CHECK_": "3"}
+    out = subprocess.run([sys.executable, "-c", _RESERVED_ROWS], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -43,6 +43,7 @@ typedef struct {
     int first_top; /* the place among top of the key expected first in an item (learnt) */
     Buf key; /* scratch: the key being matched */
     Py_ssize_t rows;
+    Py_ssize_t reserved; /* rows the columns' values and offsets have room for (end_row) */
 } Scanner;
 
 /* COLUMN_INDEX[i] == i (set up when the module is loaded): the field list of a nested object is

@@ -327,20 +327,52 @@ static int scan_object(Scanner *s, const int *fields, int n_fields, int *first, 
     return OK;
 }
 
+/* Room in every column's values or offsets for rows up to `rows`, which end_row() then appends
+ * without a check each: they are only appended to there, one entry a row. */
+static int reserve_rows(Scanner *s, Py_ssize_t rows)
+{
+    for (Column *c = s->columns, *stop = c + s->n_columns; c < stop; c++) {
+        Py_ssize_t left = rows - s->rows;
+        if (c->kind == KIND_INT64)
+            TRY(buf_reserve(&c->values, 8 * (size_t)left));
+        else if (c->kind == KIND_STRING || c->kind == KIND_MAP || c->kind == KIND_LIST)
+            TRY(buf_reserve(&c->offsets, 4 * (size_t)left));
+    }
+    s->reserved = rows;
+    return OK;
+}
+
 /* Append this row's value (or null) to every column and get ready for the next row. */
 static int end_row(Scanner *s)
 {
     Py_ssize_t row = s->rows;
+    if (row >= s->reserved) /* an answer's thousand rows at once, then twice the rows so far */
+        TRY(reserve_rows(s, row < 1024 ? 1024 : 2 * row));
     /* (the bounds in locals: a buffer write would make the compiler reload s->n_columns) */
     for (Column *c = s->columns, *stop = c + s->n_columns; c < stop; c++) {
         int valid = c->seen && !c->is_null;
-        TRY(put_validity(&c->validity, &c->nulls, row, valid));
+        if (!valid || c->nulls)
+            TRY(put_validity(&c->validity, &c->nulls, row, valid));
+        size_t at;
+        int32_t offset;
         switch (c->kind) {
-        case KIND_INT64: TRY(buf_append_int64(&c->values, valid ? c->int_value : 0)); break;
+        case KIND_INT64: {
+            int64_t value = valid ? c->int_value : 0;
+            memcpy(c->values.data + c->values.len, &value, 8);
+            c->values.len += 8;
+            break;
+        }
         case KIND_BOOL: TRY(bit_put(&c->values, row, valid && c->bool_value)); break;
-        case KIND_STRING: TRY(buf_append_int32(&c->offsets, c->data.len)); break;
+        case KIND_STRING:
         case KIND_MAP:
-        case KIND_LIST: TRY(buf_append_int32(&c->offsets, (size_t)c->children)); break;
+        case KIND_LIST:
+            at = c->kind == KIND_STRING ? c->data.len : (size_t)c->children;
+            if (at > INT32_MAX) /* as buf_append_int32: more than 2 GiB in one answer's column */
+                return DECLINE;
+            offset = (int32_t)at;
+            memcpy(c->offsets.data + c->offsets.len, &offset, 4);
+            c->offsets.len += 4;
+            break;
         }
         c->seen = c->is_null = 0;
     }
