@@ -955,11 +955,10 @@ static PyObject *split_block(PyObject *self, PyObject *args)
             break;
         start = end + 1;
     }
-    if (rc != OK) {
-        free(spans.data), free(numbers.data);
-        return PyErr_NoMemory();
-    }
-    return Py_BuildValue("(NNL)", bytes_of(&spans), bytes_of(&numbers), (long long)physical);
+    PyObject *result = rc == OK ? Py_BuildValue("(NNL)", bytes_of(&spans), bytes_of(&numbers), (long long)physical)
+                                : PyErr_NoMemory();
+    free(spans.data), free(numbers.data);
+    return result;
 }
 
 /* first_occurrences(keys) -> (first, repeats, originals): see the method table. One pass over
