@@ -75,11 +75,12 @@ static size_t rstrip_space(const char *s, size_t n)
  * the tuple is what host_cache held or host_info returned for that host, a pure function of it,
  * and a domain's id never changes once domain_ids has given it. A memo lives as long as its
  * normaliser (one planning window) and is emptied when it holds `capacity` hosts. */
-typedef struct {
-    uint64_t hash;
-    size_t key_at, key_len; /* the raw host's bytes in the arena */
-    PyObject *info;         /* the (host, bare, registrable) tuple; a strong reference */
-    int32_t domain_id;      /* -1 until a target of this host has been accepted */
+typedef struct { /* 24 bytes: a memo of 2**17 hosts has 2**18 of them */
+    PyObject *info;    /* the (host, bare, registrable) tuple; a strong reference */
+    uint32_t hash;     /* the top half of the raw host's XXH3 (the bottom half finds the slot) */
+    uint32_t key_at;   /* the raw host's bytes in the arena: key_len of them from key_at */
+    int32_t domain_id; /* -1 until a target of this host has been accepted */
+    uint16_t key_len;  /* a raw host is at most MAX_LINE_LENGTH bytes */
 } MemoEntry;
 
 /* A suffix of the suffix table (SuffixRules.table) in a table of our own: its bytes in the
@@ -126,7 +127,7 @@ static MemoEntry *memo_slot(HostMemo *m, const unsigned char *s, size_t n, uint6
     for (size_t i = (size_t)h & m->mask;; i = (i + 1) & m->mask) {
         MemoEntry *e = &m->slots[i];
         if (e->info == NULL
-            || (e->hash == h && e->key_len == n && memcmp(m->arena.data + e->key_at, s, n) == 0))
+            || (e->hash == (uint32_t)(h >> 32) && e->key_len == n && memcmp(m->arena.data + e->key_at, s, n) == 0))
             return e;
     }
 }
@@ -145,7 +146,7 @@ static MemoEntry *memo_put(HostMemo *m, const unsigned char *s, size_t n, uint64
         }
         m->mask = slots - 1;
     }
-    if (m->count >= m->capacity)
+    if (m->count >= m->capacity || m->arena.len + n > UINT32_MAX)
         memo_clear(m);
     size_t at = m->arena.len;
     if (buf_append(&m->arena, s, n) != OK) {
@@ -153,7 +154,7 @@ static MemoEntry *memo_put(HostMemo *m, const unsigned char *s, size_t n, uint64
         return NULL;
     }
     MemoEntry *e = memo_slot(m, s, n, h);
-    *e = (MemoEntry){h, at, n, Py_NewRef(info), -1};
+    *e = (MemoEntry){Py_NewRef(info), (uint32_t)(h >> 32), (uint32_t)at, -1, (uint16_t)n};
     m->count++;
     return e;
 }
@@ -631,6 +632,8 @@ static PyObject *remembered_host(const State *st, const unsigned char *raw, size
         Py_DECREF(info);
         return NULL;
     }
+    if (n > UINT16_MAX) /* never, with lines of MAX_LINE_LENGTH: not remembered */
+        return info;
     *entry = memo_put(memo, raw, n, h, info);
     if (*entry == NULL)
         Py_CLEAR(info);
