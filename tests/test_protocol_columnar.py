@@ -554,17 +554,20 @@ def test_map_entries_are_read_exactly_wherever_the_plain_entry_stops(key_length:
     for unquoted in ["\\:", "\x01:", "\x7f:"]:  # the key not closed where a colon follows
         text = f'[{{"referring_links_tld":{{"{key}{unquoted}12,"z":3}},"rank":1}}]{" " * 40}'.encode()
         assert not same_as_reference("bulk_pages_summary", text)
-    for first, second in [(key, key), *((same, key) for same in same_keys), *((key, same) for same in same_keys),
-                          *((odd, key) for odd in odd_keys), *((key, odd) for odd in odd_keys)]:
+    pairs = [(key, key), *((same, key) for same in same_keys), *((key, same) for same in same_keys),
+             *((odd, key) for odd in odd_keys), *((key, odd) for odd in odd_keys)]
+    for first, second in pairs:
         for pad in ["", " " * 40]:
             text = f'[{{"referring_links_tld":{{"{first}":1,"{second}":2,"z":3}}}}]{pad}'.encode()
-            assert same_as_reference("bulk_pages_summary", text) == (orjson.loads(f'"{first}"') != orjson.loads(f'"{second}"'))
+            distinct = orjson.loads(f'"{first}"') != orjson.loads(f'"{second}"')
+            assert same_as_reference("bulk_pages_summary", text) == distinct
 
 
 def test_map_entries_of_every_map_are_read_in_any_mix_of_forms() -> None:
     """Many maps of plain and general entries, repeated keys among them, against the reference."""
     rnd = random.Random(11)
-    names = [key for key, kind, _parent in columnar.layout("bulk_pages_summary").specs if kind == columnar._MAP]
+    specs = columnar.layout("bulk_pages_summary").specs
+    names = [key for key, kind, _parent in specs if kind == columnar._MAP]
     keys = ["com", "", "US", "message-boards", "organization", "ab\\u00e9", "é", "abcdefghijklmnop",
             "abcdefgh", "abcdefg", "a\\\"b"]
     scanned = 0
@@ -623,7 +626,8 @@ def test_items_whose_keys_change_order_are_read_whatever_order_was_learnt(datase
 def test_a_key_given_twice_where_it_is_expected_after_another_is_declined(value: str) -> None:
     """The first item teaches that "rank" follows "main_domain_rank": in the second, "rank" again
     after it is the key expected there, read at once when it is a count, and still a repeat."""
-    text = f'[{{"main_domain_rank":1,"rank":2}},{{"rank":1,"main_domain_rank":2,"rank":{value}}}]{" " * 8}'.encode()
+    items = f'[{{"main_domain_rank":1,"rank":2}},{{"rank":1,"main_domain_rank":2,"rank":{value}}}]'
+    text = (items + " " * 8).encode()
     assert columnar.decode_items("bulk_pages_summary", text) is None
     same_as_reference("bulk_pages_summary", text)
 
