@@ -6,7 +6,8 @@
 it includes, one part each.
 
 ``auditor.targets._fastpath`` splits text lists into lines and normalises target lines in
-batches for the planner (see ``auditor/targets/fastpath.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
+batches for the planner, gathers a window's targets into plan order and deals small domains over
+requests (see ``auditor/targets/fastpath.py``); one C file, ``auditor/targets/_fastpath.c``, which borrows the
 scanner's byte buffers and computes the planner's XXH3-64 keys with the vendored single-header
 xxHash (``auditor/targets/vendor/xxhash/``, BSD 2-clause, its licence beside it), which the
 scanner's url matching hashes with too.
