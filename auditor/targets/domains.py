@@ -48,7 +48,7 @@ class SuffixRules:
                         in_icann = False
                     continue
                 rule = line.rstrip().split(" ")[0].lower()
-                if rule and not rule.startswith("//"):
+                if rule:
                     rule = _ascii_rule(rule)
                     all_rules.add(rule)
                     if in_icann:
