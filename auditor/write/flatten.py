@@ -379,9 +379,9 @@ class _Plan:
     # Each schema field in order: its index in ``columns``, or -1 with its name for a context
     # column (run_id, target, ...): a batch is assembled without walking the schema's fields.
     assembly: tuple[tuple[int, str], ...]
-    # Scanned layouts already checked against ``columns``: the layout, and for each column its
-    # position in the scanned batch (see scanned_arrays).
-    _scanned: dict[str, tuple[pa.Schema, tuple[int, ...]]]
+    # The scanned layout last checked against ``columns``, with each column's position in it
+    # (see scanned_arrays): empty until the first scanned answer, then one entry.
+    _scanned: list[tuple[pa.Schema, tuple[int, ...]]]
 
     @classmethod
     def of(cls, schema: pa.Schema) -> _Plan:
@@ -399,7 +399,7 @@ class _Plan:
         top_keys = tuple(dict.fromkeys(column.path[0] for column in columns))
         index = {column.name: i for i, column in enumerate(columns)}
         assembly = tuple((index.get(name, -1), name) for name in schema.names)
-        return cls(schema, columns, top_keys, nested, assembly, {})
+        return cls(schema, columns, top_keys, nested, assembly, [])
 
     def scanned_arrays(self, dataset: str, items: ItemColumns) -> list[pa.Array]:
         """The columns of items scanned by :mod:`auditor.protocol.columnar`: typed already,
@@ -424,9 +424,8 @@ class _Plan:
     def _scanned_positions(self, dataset: str, layout: pa.Schema) -> tuple[int, ...]:
         """Where each of ``columns`` is in a scanned batch of ``layout``, which is checked the
         first time: a column missing is a KeyError, one of another type a ValueError."""
-        known = self._scanned.get(dataset)
-        if known is not None and known[0].equals(layout):
-            return known[1]
+        if self._scanned and self._scanned[0][0].equals(layout):
+            return self._scanned[0][1]
         positions = []
         for column in self.columns:
             position = layout.get_field_index(column.name)
@@ -435,8 +434,8 @@ class _Plan:
             if column.from_text is None:
                 _check_scanned(dataset, column, layout.field(position).type)
             positions.append(position)
-        self._scanned[dataset] = (layout, tuple(positions))
-        return self._scanned[dataset][1]
+        self._scanned[:] = [(layout, tuple(positions))]
+        return self._scanned[0][1]
 
     def item_arrays(self, dataset: str, items: Sequence[Mapping[str, Any]]) -> list[pa.Array]:
         try:
