@@ -1,8 +1,8 @@
 """glibc's allocator, told how a run uses memory (no-op off glibc; figures in docs/PERFORMANCE.md).
 
 A run decodes, flattens and writes answers of ~1 MB again and again, beside long-lived small
-objects (the plan, caches, the event loop). Two settings at start-up, :func:`tune_allocator`,
-and one call now and then, :func:`give_back`:
+objects (the plan, caches, the event loop). Settings at start-up, :func:`tune_allocator`,
+and one call now and then, :func:`give_back`, when :class:`GiveBackOnGrowth` says so:
 
 * at most two arenas: each thread that allocates (decoding, flattening, Parquet) gets its own
   otherwise, and freed memory stays spread over them (~230 instead of 240-280 MB peak RSS at a
@@ -17,10 +17,11 @@ and one call now and then, :func:`give_back`:
   fixed as soon as a threshold is set) an answer freed at the top of the heap was handed back at
   once and the next one faulted the same pages in again, zeroed (~0.9 ms of system time for each
   ~1 MB body read by aiohttp; 130k instead of 75k page faults in a 300k-target run);
-* every so often the run gives the heap's free pages back (``malloc_trim``): the answers, freed
-  among long-lived objects, leave holes that glibc only trims at the top of the heap, and the
-  peak crept up over a long run without it (1M targets: 187 instead of 174 MB). That call also
-  returns what the trim threshold keeps.
+* when the resident set has grown by a few answers' worth, the run gives the heap's free pages
+  back (``malloc_trim``, :class:`GiveBackOnGrowth`): the answers, freed among long-lived
+  objects, leave holes that glibc only trims at the top of the heap, and the peak crept up over
+  a long run without it (1M targets: 187 instead of 174 MB). That call also returns what the
+  trim threshold keeps.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from functools import lru_cache
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @lru_cache(maxsize=1)
@@ -66,3 +68,44 @@ def give_back() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def resident_bytes() -> int | None:
+    """The process's resident set in bytes (Linux's ``/proc/self/statm``), None elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class GiveBackOnGrowth:
+    """Gives the heap's free pages back (:func:`give_back`) only once the resident set has grown
+    by more than ``slack`` bytes above the lowest it was since the last time.
+
+    A trim returns *every* free page, those the next answers were about to reuse among them: each
+    one is then faulted in again, zeroed. Trimming every 16 answers cost ~190k page faults and
+    ~0.5 s of CPU per million items; trimming when the heap has visibly grown bounds the peak the
+    same way (a creeping heap still crosses the slack, and is trimmed) at ~80k faults
+    (docs/PERFORMANCE.md, thirteenth round). Off glibc or without ``/proc`` it does nothing.
+    """
+
+    def __init__(self, slack: int = 12 << 20) -> None:
+        self.slack = slack
+        self._floor: int | None = None
+
+    def check(self) -> bool:
+        """Give back if the resident set has grown past the slack; True if it did."""
+        if _libc() is None:
+            return False
+        resident = resident_bytes()
+        if resident is None:
+            return False
+        if self._floor is None or resident < self._floor:
+            self._floor = resident
+            return False
+        if resident <= self._floor + self.slack:
+            return False
+        give_back()
+        self._floor = resident_bytes()
+        return True

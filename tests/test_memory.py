@@ -116,3 +116,55 @@ def test_settings_the_environment_makes_are_left_as_they_are(monkeypatch: pytest
     libc.set.clear()
     memory.tune_allocator()
     assert libc.set == {memory.M_ARENA_MAX: 2, memory.M_MMAP_THRESHOLD: 4 << 20}
+
+
+# A run's pattern: answers allocated and freed among objects that stay. GiveBackOnGrowth leaves
+# what a few answers use in the heap and gives the pages back once the process has grown more.
+GROWTH = """
+import gc
+from auditor.memory import GiveBackOnGrowth, resident_bytes, tune_allocator
+
+def answers(n):
+    blocks, keep = [], []
+    for i in range(n):
+        blocks.append(b"x" * (1 << 20))  # written to, so resident
+        keep.append(bytearray(1000))  # long-lived, between the blocks
+    del blocks
+    gc.collect()
+    return keep
+
+tune_allocator()
+keeper = GiveBackOnGrowth(slack=16 << 20)
+first = keeper.check()
+kept = [answers(40)]
+grown = resident_bytes()
+large = keeper.check()
+after = resident_bytes()
+kept.append(answers(6))
+small = keeper.check()
+print(first, large, small, grown >> 20, after >> 20, resident_bytes() >> 20)
+"""
+
+
+def test_free_pages_are_given_back_once_the_process_has_grown_past_the_slack() -> None:
+    done = subprocess.run([sys.executable, "-c", GROWTH], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")})
+    assert done.returncode == 0, done.stderr
+    first, large, small, grown, after, last = done.stdout.split()
+    assert (first, large, small) == ("False", "True", "False")
+    assert int(after) < int(grown) - 30  # forty answers' pages given back
+    assert int(last) > int(after)  # six more answers: resident again, and kept
+
+
+def test_growth_is_measured_from_the_lowest_resident_set_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resident set that shrank (the planner's arrays unmapped, say) is the new floor. The
+    readings are given here: a real process's cannot be made to shrink and grow on cue."""
+    import auditor.memory as memory
+
+    readings = iter([100, 80, 85, 91, 91])
+    given: list[int] = []
+    monkeypatch.setattr(memory, "resident_bytes", lambda: next(readings))
+    monkeypatch.setattr(memory, "give_back", lambda: given.append(1))
+    keeper = memory.GiveBackOnGrowth(slack=10)
+    assert [keeper.check() for _ in range(4)] == [False, False, False, True]
+    assert given == [1]

@@ -27,7 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from auditor.errors import ApiError, AuditorError, FatalApiError, OutputError
 from auditor.fetch.budget import BudgetExhausted
-from auditor.memory import give_back
+from auditor.memory import GiveBackOnGrowth
 from auditor.write.sink import ErrorRecord, RunSink, UnitResult
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,6 @@ _WRITE_LINGER_S = 0.1
 """How long the writer lets results gather after the first one (unless a batch is already
 waiting): a tenth of a second of the writer's lag, nothing of the fetching's (docs/PERFORMANCE.md,
 eleventh round)."""
-_GIVE_BACK_EVERY = 16
-"""Results written between two returns of the heap's free pages (:func:`auditor.memory.give_back`):
-rare enough that the pages answers reuse are seldom faulted in again, often enough that a long
-run's peak stays where a short run's is. Every 64 results faulted less but peaked ~6 MB higher
-at a million targets (docs/PERFORMANCE.md)."""
-
-
 @dataclass(slots=True)
 class WorkUnit:
     """One checkpointed unit of work: a bulk chunk, one target of a paged endpoint, a crawl."""
@@ -86,7 +79,7 @@ class Runner:
         self.stop_error: BaseException | None = None
         self.write_error: OutputError | None = None
         self._workers_scope: anyio.CancelScope | None = None
-        self._added = 0  # results handed to the sink
+        self._heap = GiveBackOnGrowth()
 
     def stop(self, reason: str, error: BaseException | None = None, *, grace_s: float | None = None) -> None:
         """Launch nothing new from now on.
@@ -180,15 +173,13 @@ class Runner:
                 self._write_failed(exc)
 
     def _add(self, results: list[UnitResult]) -> None:
-        """Hand ``results`` to the sink, in order, and count each once it is in; every
-        :data:`_GIVE_BACK_EVERY` results, return the heap's free pages (:mod:`auditor.memory`),
-        in the same thread hop."""
+        """Hand ``results`` to the sink, in order, and count each once it is in; after each,
+        return the heap's free pages if the process has grown by a few answers' worth
+        (:class:`auditor.memory.GiveBackOnGrowth`), in the same thread hop."""
         for result in results:
             self.sink.add(result)
             self._count(result)
-            self._added += 1
-            if self._added % _GIVE_BACK_EVERY == 0:
-                give_back()
+            self._heap.check()
 
     def _write_failed(self, exc: OutputError) -> None:
         """The output cannot be written (disk full, permissions): stop at once. Requests in
