@@ -81,16 +81,23 @@ def resident_bytes() -> int | None:
 
 class GiveBackOnGrowth:
     """Gives the heap's free pages back (:func:`give_back`) only once the resident set has grown
-    by more than ``slack`` bytes above the lowest it was since the last time.
+    by more than ``slack`` bytes since the last time (since the first check, before that).
 
     A trim returns *every* free page, those the next answers were about to reuse among them: each
-    one is then faulted in again, zeroed. Trimming every 16 answers cost ~190k page faults and
-    ~0.5 s of CPU per million items; trimming when the heap has visibly grown bounds the peak the
-    same way (a creeping heap still crosses the slack, and is trimmed) at ~80k faults
-    (docs/PERFORMANCE.md, thirteenth round). Off glibc or without ``/proc`` it does nothing.
+    one is then faulted in again, zeroed. Trimming every 16 answers cost ~190-220k page faults
+    and ~0.5 s of system time per million items. A run's working set swings by ~13 MB between
+    trims, so the slack is above that: 12 MiB trimmed on most swings in some runs (64k or 165k
+    faults), 24 MiB gave 53-73k faults at ~3 MB more peak, 48 MiB no fewer faults at ~12 MB
+    more (docs/PERFORMANCE.md, thirteenth round). A creeping heap still crosses the slack and is
+    trimmed. Off glibc or without ``/proc`` it does nothing.
+
+    The floor is the resident set right after a give-back, not the lowest seen since: blocks of
+    4 MiB and more (Parquet's pages, the planner's arrays) are mapped and unmapped as they come
+    and go, the resident set dips with them, and a floor that followed the dips made trims of a
+    heap that had not grown (130-160k faults instead of ~60k).
     """
 
-    def __init__(self, slack: int = 12 << 20) -> None:
+    def __init__(self, slack: int = 24 << 20) -> None:
         self.slack = slack
         self._floor: int | None = None
 
@@ -101,7 +108,7 @@ class GiveBackOnGrowth:
         resident = resident_bytes()
         if resident is None:
             return False
-        if self._floor is None or resident < self._floor:
+        if self._floor is None:
             self._floor = resident
             return False
         if resident <= self._floor + self.slack:
