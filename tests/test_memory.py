@@ -27,6 +27,10 @@ def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20
 
+# Past pymalloc (from malloc), and larger than the holes start-up leaves in the heap: a small
+# block would go into one of those, and the answers, side by side at the top of the heap, would
+# be trimmed as soon as they are freed.
+KEEP = 128 << 10
 tune_allocator()
 {allocate}
 before = rss_mb()
@@ -41,7 +45,7 @@ SCRIPT = _MEASURE.format(allocate="""
 blocks, keep = [], []
 for i in range(40):
     blocks.append(bytearray(1 << 20))
-    keep.append(bytearray(1000))  # long-lived, between the blocks (past pymalloc: from malloc)
+    keep.append(bytearray(KEEP))  # long-lived, between the blocks
 """, free="""
 del blocks
 gc.collect()
@@ -128,11 +132,12 @@ def answers(n):
     blocks, keep = [], []
     for i in range(n):
         blocks.append(b"x" * (1 << 20))  # written to, so resident
-        keep.append(bytearray(1000))  # long-lived, between the blocks
+        keep.append(bytearray(KEEP))  # long-lived, between the blocks
     del blocks
     gc.collect()
     return keep
 
+KEEP = 128 << 10  # as in _MEASURE
 tune_allocator()
 keeper = GiveBackOnGrowth(slack=16 << 20)
 first = keeper.check()
