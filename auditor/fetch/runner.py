@@ -42,6 +42,8 @@ _WRITE_LINGER_S = 0.1
 """How long the writer lets results gather after the first one (unless a batch is already
 waiting): a tenth of a second of the writer's lag, nothing of the fetching's (docs/PERFORMANCE.md,
 eleventh round)."""
+
+
 @dataclass(slots=True)
 class WorkUnit:
     """One checkpointed unit of work: a bulk chunk, one target of a paged endpoint, a crawl."""
@@ -174,8 +176,8 @@ class Runner:
 
     def _add(self, results: list[UnitResult]) -> None:
         """Hand ``results`` to the sink, in order, and count each once it is in; after each,
-        return the heap's free pages if the process has grown by a few answers' worth
-        (:class:`auditor.memory.GiveBackOnGrowth`), in the same thread hop."""
+        return the heap's free pages if the process has grown by more than 24 MiB since the
+        last time (:class:`auditor.memory.GiveBackOnGrowth`), in the same thread hop."""
         for result in results:
             self.sink.add(result)
             self._count(result)
