@@ -94,7 +94,7 @@ class GiveBackOnGrowth:
     The floor is the resident set right after a give-back, not the lowest seen since: blocks of
     4 MiB and more (Parquet's pages, the planner's arrays) are mapped and unmapped as they come
     and go, the resident set dips with them, and a floor that followed the dips made trims of a
-    heap that had not grown (130-160k faults instead of ~60k).
+    heap that had not grown (130-180k faults instead of ~60k).
     """
 
     def __init__(self, slack: int = 24 << 20) -> None:
