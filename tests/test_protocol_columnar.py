@@ -504,6 +504,15 @@ def test_a_plain_answer_is_read_in_one_pass() -> None:
     assert outcome(SCANNED, ANSWER.encode()) == outcome(parse_envelope, ANSWER.encode())
 
 
+@pytest.mark.parametrize(("echo", "data"), [
+    ('{"targets":["a"]}', {"targets": ["a"]}), ('["a"]', None), ('"a"', None), ("null", None)])
+def test_a_scanned_tasks_echo_is_decoded_only_when_asked_for(echo: str, data: Any) -> None:
+    [task] = SCANNED(200, ANSWER.replace('{"targets":["a"]}', echo).encode())
+    assert callable(task.echo)  # a bulk run never asks: its thousand targets stay undecoded
+    assert task.data == data and task.echo == data
+    assert task.data == data  # decoded once, then kept
+
+
 @pytest.mark.parametrize("text", [
     ANSWER.replace('"tasks":[{', '"tasks":[{"id":"t0","status_code":20000},{'),  # two tasks
     ANSWER.replace('"result":[{', '"result":[{"items":null},{'),                 # two results

@@ -39,13 +39,24 @@ _ERROR_FOR_ACTION: dict[Action, type[ApiError]] = {
 
 @dataclass(slots=True)
 class TaskOutcome:
-    """One successful task of an envelope. ``result`` is ``[]`` for "no search results" (40102)."""
+    """One successful task of an envelope. ``result`` is ``[]`` for "no search results" (40102).
+
+    ``echo`` is the task's ``data`` (the task as it was sent, echoed back by the API), or a
+    function that decodes it, called once on first use of :attr:`data`: a bulk task's echo
+    holds its thousand targets, and only a crawl's POST reads it (for the tag).
+    """
 
     task_id: str
     status_code: int
     cost: float
     result: list[Any]
-    data: dict[str, Any] | None
+    echo: dict[str, Any] | Callable[[], dict[str, Any] | None] | None
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        if callable(self.echo):
+            self.echo = self.echo()
+        return self.echo
 
 
 EnvelopeParser = Callable[[int, bytes], list[TaskOutcome]]
@@ -121,7 +132,7 @@ def _task_outcome(task: Any, http_status: int) -> TaskOutcome:
         status_code=code,
         cost=float(cost or 0.0),
         result=result,
-        data=task.get("data") if isinstance(task.get("data"), dict) else None,
+        echo=task.get("data") if isinstance(task.get("data"), dict) else None,
     )
 
 

@@ -167,7 +167,6 @@ def _scanned_success(dataset: str, http_status: int, body: bytes) -> list[TaskOu
             return None
         task_id = value(answer.task_id, _TASK_ID, "")
         cost = value(answer.task_cost, _COST, None)
-        data = value(answer.task_data, _DATA, None)
         results: list[dict[str, Any]] = []
         if action is Action.OK and answer.results == 1:
             results.append({"items": answer.items,
@@ -176,7 +175,18 @@ def _scanned_success(dataset: str, http_status: int, body: bytes) -> list[TaskOu
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     return [TaskOutcome(task_id=task_id, status_code=task_status, cost=float(cost or 0.0),
-                        result=results, data=data)]
+                        result=results, echo=partial(_echo, body, answer.task_data))]
+
+
+def _echo(body: bytes, span: columnar.Span) -> dict[str, Any] | None:
+    """A scanned task's ``data``, decoded when it is first asked for (see TaskOutcome): None
+    when it is absent or not an object, as :func:`parse_envelope` gives it."""
+    if span is None:
+        return None
+    try:
+        return _DATA.decode(body[span[0]:span[1]])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
@@ -197,5 +207,5 @@ def _plain_success(decoder: msgspec.json.Decoder[Any], http_status: int,
             return None
         results = [msgspec.structs.asdict(r) for r in task.result or ()] if action is Action.OK else []
         outcomes.append(TaskOutcome(task_id=task.id, status_code=task.status_code,
-                                    cost=float(task.cost or 0.0), result=results, data=task.data))
+                                    cost=float(task.cost or 0.0), result=results, echo=task.data))
     return outcomes
