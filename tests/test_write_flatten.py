@@ -364,3 +364,21 @@ def test_context_columns_repeat_their_value_for_every_row() -> None:
         assert batch.column("task_id").to_pylist() == [task_id] * 3
         assert batch.column("fetched_at").to_pylist() == [NOW] * 3
         assert batch.column("target").to_pylist() == ["https://example.com/"] * 3
+
+
+@pytest.mark.parametrize("n", [0, 1, 999, 1024, 1025, 3000])
+def test_context_columns_of_any_length_hold_their_exact_values(n: int) -> None:
+    """The laid-out context columns against Arrow's own conversion, on both sides of the
+    length they are laid out for, for moments before the epoch, off UTC and given as seconds."""
+    moments: list[datetime | float] = [
+        NOW, datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 3, 1, 1, 2, 3, 456_789, tzinfo=timezone(timedelta(hours=-5))), 1764510000.123457]
+    for moment in moments:
+        exact = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
+        for run_id in ("20261124T011925Z-abcdef", "ü", ""):
+            batch = no_data_batch("bulk_pages_summary", "u1", [f"t{i}" for i in range(n)],
+                                  run_id=run_id, fetched_at=moment)
+            batch.validate(full=True)
+            fetched_at = pa.array([exact] * n, SCHEMAS["no_data"].field("fetched_at").type)
+            assert batch.column("fetched_at").equals(fetched_at)
+            assert batch.column("run_id").equals(pa.array([run_id] * n, pa.string()))
