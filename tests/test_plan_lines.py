@@ -330,6 +330,23 @@ def test_the_memo_remembers_a_host_and_its_domain_id_for_the_normaliser() -> Non
 
 
 @needs_compiled
+def test_a_remembered_host_gives_its_checks_own_host_and_bare_host() -> None:
+    """A remembered host's host and bare host are read from the memo's record of them, or from
+    the check's tuple when its bare host is not the end of its host (the reference's always is):
+    each line of a host gives what its first line gave, domain ids included."""
+    cache = {"www.odd.test": ("www.odd.test", "other.test", "odd.test"),  # the bare host is no suffix
+             "WWW.ok.test": ("www.ok.test", "ok.test", "ok.test")}
+    texts = ["www.odd.test", "https://www.odd.test/p", "www.odd.test/", "odd", "http://www.odd.test",
+             "WWW.ok.test", "https://WWW.ok.test/q", "WWW.ok.test/#x"]
+    offsets, data, _, ids, rejects = _fastpath.normalise(texts, _state(cache=cache, size=100))
+    ends = array("i", offsets)
+    targets = [data[a:b].decode() for a, b in zip(ends, ends[1:])]
+    assert targets == ["other.test", "https://www.odd.test/p", "other.test", "http://www.odd.test/",
+                       "ok.test", "https://www.ok.test/q", "ok.test"]
+    assert array("i", ids).tolist() == [0, 0, 0, 0, 1, 1, 1] and [i for i, _ in rejects] == [3]
+
+
+@needs_compiled
 def test_the_references_answers_are_remembered_within_bounds() -> None:
     """Lines the C path hands to the reference, many times over and more of them than it remembers
     (MAX_ANSWERS, 4,096): the reference's answers every time, each reject its own InvalidTarget,

@@ -476,35 +476,6 @@ static PyObject *host_of(const State *st, const unsigned char *raw, size_t n)
     return info;
 }
 
-/* host_of(), through the memo: a new reference to the host check's 3-tuple, with `*entry` its
- * memo entry; or NULL (an error set, or none when the host is for Python to check). */
-static PyObject *remembered_host(const State *st, const unsigned char *raw, size_t n, MemoEntry **entry)
-{
-    HostMemo *memo = st->memo;
-    uint64_t h = memo_hash(raw, n);
-    if (memo->slots != NULL) {
-        MemoEntry *e = memo_slot(memo, raw, n, h);
-        if (e->info != NULL) {
-            *entry = e;
-            return Py_NewRef(e->info);
-        }
-    }
-    PyObject *info = host_of(st, raw, n);
-    if (info == NULL)
-        return NULL;
-    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) {
-        PyErr_SetString(PyExc_TypeError, "host_info() must return a 3-tuple");
-        Py_DECREF(info);
-        return NULL;
-    }
-    if (n > UINT16_MAX) /* never, with lines of MAX_LINE_LENGTH: not remembered */
-        return info;
-    *entry = memo_put(memo, raw, n, h, info);
-    if (*entry == NULL)
-        Py_CLEAR(info);
-    return info;
-}
-
 /* PyUnicode_AsUTF8AndSize(), read in place for an exact ASCII str (the host check's are): a
  * function call and its checks a line saved, twice. */
 static inline const char *utf8_of(PyObject *text, Py_ssize_t *n)
@@ -514,6 +485,69 @@ static inline const char *utf8_of(PyObject *text, Py_ssize_t *n)
         return (const char *)PyUnicode_1BYTE_DATA(text);
     }
     return PyUnicode_AsUTF8AndSize(text, n);
+}
+
+/* A host check through the memo (check_host): the (host, bare, registrable) tuple, borrowed
+ * from the memo, or owned when the host could not be remembered; its host and bare host as
+ * bytes; and its memo entry (NULL when not remembered). */
+typedef struct {
+    PyObject *info;
+    int owned;
+    HostBytes bytes;
+    MemoEntry *entry;
+} HostCheck;
+
+/* The host and bare host of a host check's tuple, as bytes; 0, or -1 with an error set. */
+static int tuple_host(PyObject *info, HostBytes *hb)
+{
+    hb->host = utf8_of(PyTuple_GET_ITEM(info, 0), &hb->host_n);
+    hb->bare = hb->host ? utf8_of(PyTuple_GET_ITEM(info, 1), &hb->bare_n) : NULL;
+    return hb->bare == NULL ? -1 : 0;
+}
+
+/* host_of(), through the memo, into `*hc` (release it with release_host()): 1; 0 when the host is
+ * for Python to check; -1 with an error set. A remembered host's bytes come from its record. */
+static int check_host(const State *st, const unsigned char *raw, size_t n, HostCheck *hc)
+{
+    HostMemo *memo = st->memo;
+    uint64_t h = memo_hash(raw, n);
+    if (memo->slots != NULL) {
+        MemoEntry *e = memo_slot(memo, raw, n, h);
+        if (e->info != NULL) {
+            *hc = (HostCheck){e->info, 0, {0}, e};
+            return memo_host(memo, e, &hc->bytes) || tuple_host(e->info, &hc->bytes) == 0 ? 1 : -1;
+        }
+    }
+    PyObject *info = host_of(st, raw, n);
+    if (info == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    *hc = (HostCheck){info, 1, {0}, NULL};
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 3) {
+        PyErr_SetString(PyExc_TypeError, "host_info() must return a 3-tuple");
+        Py_DECREF(info);
+        return -1;
+    }
+    if (tuple_host(info, &hc->bytes) < 0) {
+        Py_DECREF(info);
+        return -1;
+    }
+    if (n > UINT16_MAX) /* never, with lines of MAX_LINE_LENGTH: not remembered */
+        return 1;
+    const HostBytes *hb = &hc->bytes; /* in the record too when the bare host ends the host */
+    int in_record = hb->host_n < HOST_IN_TUPLE && hb->bare_n <= hb->host_n
+                    && memcmp(hb->host + (hb->host_n - hb->bare_n), hb->bare, (size_t)hb->bare_n) == 0;
+    hc->entry = memo_put(memo, raw, n, h, info, in_record ? hb : NULL);
+    Py_DECREF(info); /* the memo's own reference keeps it (and the bytes read from it) */
+    if (hc->entry == NULL)
+        return -1;
+    hc->owned = 0;
+    return 1;
+}
+
+static void release_host(HostCheck *hc)
+{
+    if (hc->owned)
+        Py_DECREF(hc->info);
 }
 
 /* Whether ASCII s[0:n] holds a byte that the fast path leaves to the reference in a path: white
@@ -582,18 +616,16 @@ static int ascii_line(const State *st, Out *out, PyObject *text, const unsigned 
     if (has_unsafe_byte(tail, tail_n))
         return line_by_reference(st, out, text, line, line_n, index);
 
-    MemoEntry *remembered = NULL;
-    PyObject *info = remembered_host(st, s + start, host_end - start, &remembered);
-    if (info == NULL)
-        return PyErr_Occurred() ? -1 : line_by_reference(st, out, text, line, line_n, index);
-    int32_t *id = remembered ? &remembered->domain_id : NULL;
+    HostCheck checked;
+    int found = check_host(st, s + start, host_end - start, &checked);
+    if (found <= 0)
+        return found < 0 ? -1 : line_by_reference(st, out, text, line, line_n, index);
+    int32_t *id = checked.entry ? &checked.entry->domain_id : NULL;
     int rc = -1;
-    Py_ssize_t host_n, bare_n;
-    const char *host = utf8_of(PyTuple_GET_ITEM(info, 0), &host_n);
-    const char *bare = utf8_of(PyTuple_GET_ITEM(info, 1), &bare_n);
-    PyObject *domain = PyTuple_GET_ITEM(info, 2);
-    if (host == NULL || bare == NULL)
-        goto done;
+    const char *host = checked.bytes.host, *bare = checked.bytes.bare;
+    Py_ssize_t host_n = checked.bytes.host_n, bare_n = checked.bytes.bare_n;
+    /* the domain's str, only until the domain has its id: the tuple is not touched after that */
+    PyObject *domain = id != NULL && *id >= 0 ? NULL : PyTuple_GET_ITEM(checked.info, 2);
     if (host_n == 0) { /* a bad host: the reference says why */
         rc = line_by_reference(st, out, text, line, line_n, index);
         goto done;
@@ -627,7 +659,7 @@ static int ascii_line(const State *st, Out *out, PyObject *text, const unsigned 
         *w++ = '/';
     rc = accept(st, out, target, (Py_ssize_t)(w - target), domain, id);
 done:
-    Py_DECREF(info);
+    release_host(&checked);
     return rc;
 }
 
