@@ -77,3 +77,45 @@ def test_without_the_compiled_path_pyarrow_takes(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(builder, "COMPILED", False)
     array = pa.array(["a", "bc", ""]).slice(1)
     assert builder._take(array, np.array([1, 0, 0], dtype=np.int32)).to_pylist() == ["", "bc", "bc"]
+
+
+@st.composite
+def arrays_to_join(draw: st.DrawFn) -> tuple[pa.Array, list[str]]:
+    values = draw(st.lists(st.text(alphabet="ab\né/ ", max_size=6), min_size=1, max_size=30))
+    array = pa.array(values, type=pa.string())
+    start = draw(st.integers(0, len(values) - 1))
+    stop = draw(st.integers(start + 1, len(values)))
+    way = draw(st.sampled_from(["whole", "slice", "ipc", "ipc slice"]))
+    if "slice" in way:
+        array, values = array.slice(start, stop - start), values[start:stop]
+    if "ipc" in way:
+        array = _round_trip(array)
+    return array, values
+
+
+@needs_compiled
+@settings(max_examples=400, deadline=None)
+@given(arrays_to_join())
+def test_joined_lines_are_the_strings_joined_by_newlines(case: tuple[pa.Array, list[str]]) -> None:
+    """A chunk's text (builder.ChunkList.texts): the strings' UTF-8 joined by newlines, or None
+    when one of them holds a newline and could not be told apart again."""
+    array, values = case
+    _, offsets, data = array.buffers()
+    joined = _fastpath.joined_lines(offsets, b"" if data is None else data, array.offset, len(array))
+    if any("\n" in value for value in values):
+        assert joined is None
+    else:
+        assert joined == "\n".join(values).encode() and joined.decode().split("\n") == values
+
+
+@needs_compiled
+def test_joined_lines_refuse_offsets_outside_the_data_and_no_strings() -> None:
+    array = pa.array(["ab", "c"])
+    _, offsets, data = array.buffers()
+    with pytest.raises(ValueError, match="holding offset"):
+        _fastpath.joined_lines(offsets, data, 0, 0)
+    with pytest.raises(ValueError, match="holding offset"):
+        _fastpath.joined_lines(offsets, data, 1, 2)
+    with pytest.raises(ValueError, match="outside the data"):
+        _fastpath.joined_lines(offsets, data[:2], 0, 2)
+    assert _fastpath.joined_lines(offsets, data, 1, 1) == b"c"

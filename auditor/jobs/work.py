@@ -26,7 +26,8 @@ from auditor.fetch.crawls import CrawlLinksExecutor, CrawlWaiter, links_task
 from auditor.fetch.per_target import PerTargetExecutor
 from auditor.fetch.runner import Executor, WorkUnit
 from auditor.jobs.config import BulkPagesSummary, DomainPagesSummary, History, Job, OnPageLinks, TargetSource
-from auditor.plan.builder import Chunk, PlanWindow, Reject, WindowStats, build_plan, plan_batches
+from auditor.plan.builder import (Chunk, ChunkText, PlanWindow, Reject, WindowStats, build_plan, chunk_texts,
+                                  plan_batches)
 from auditor.plan.scratch import scratch_files
 from auditor.plan.summary import PlanSummary
 from auditor.protocol.endpoints import (
@@ -96,8 +97,8 @@ class Section:
             for reject in window.rejects:
                 on_reject(reject)
             with scratch_files("the planned requests"):
-                for chunk in window.chunks:
-                    record = orjson.dumps([chunk.chunk_id, chunk.targets])
+                for chunk in chunk_texts(window.chunks):
+                    record = _spooled(chunk)
                     spool.write(len(record).to_bytes(4, "little"))
                     spool.write(record)
             del window  # its strings go before the next window is read, not after
@@ -120,9 +121,30 @@ class Section:
             size = int.from_bytes(spool.read(4) or b"\0\0\0\0", "little")
             if not size:
                 return
-            unit_id, targets = orjson.loads(spool.read(size))
+            unit_id, targets = _unspooled(spool.read(size))
             position += 4 + size
             yield unit_id, targets
+
+
+def _spooled(chunk: ChunkText | Chunk) -> bytes:
+    """A chunk as :meth:`Section.count` spools it: ``T``, its id's length (2 bytes), its id and its
+    text (:class:`ChunkText`); else ``J`` and the JSON of ``[id, targets]``."""
+    if isinstance(chunk, ChunkText):
+        unit_id = chunk.chunk_id.encode("utf-8")
+        if len(unit_id) < 1 << 16:
+            return b"".join((b"T", len(unit_id).to_bytes(2, "little"), unit_id, chunk.text))
+        chunk = Chunk(0, chunk.chunk_id, chunk.targets(), 0)
+    return b"J" + orjson.dumps([chunk.chunk_id, chunk.targets])
+
+
+def _unspooled(record: bytes) -> tuple[str, list[str]]:
+    """:func:`_spooled`'s chunk back: its id and its targets."""
+    if record[:1] == b"T":
+        end = 3 + int.from_bytes(record[1:3], "little")
+        chunk = ChunkText(record[3:end].decode("utf-8"), record[end:])
+        return chunk.chunk_id, chunk.targets()
+    unit_id, targets = orjson.loads(record[1:])
+    return unit_id, targets
 
 
 def spool_stdin(job: Job, folder: Path) -> tuple[Job, Path | None]:

@@ -3,8 +3,8 @@
  * ASCII block of a text list split into lines (split_block: read.py's _split_lines in one pass,
  * as spans of the block); a window's first occurrences of each key (first_occurrences:
  * builder.py's sort, by hash); strings gathered from an Arrow string array (take_strings:
- * pyarrow's take, without pyarrow.compute); and small domains dealt over requests (deal:
- * packer.py's _deal).
+ * pyarrow's take, without pyarrow.compute) or joined by newlines (joined_lines: a chunk's text);
+ * and small domains dealt over requests (deal: packer.py's _deal).
  *
  * normalise(texts, state) -> (offsets, data, keys, domain_ids, rejects)
  * normalise_block(block, spans, state) -> the same, for the lines block[start:end] of an ASCII
@@ -804,6 +804,11 @@ static PyMethodDef methods[] = {
      "The strings at `indices` (int64) of an Arrow string array without nulls -- its int32\n"
      "offsets and data buffers, its offset and length -- as the new array's two buffers, in\n"
      "the order of `indices`: pyarrow's take (auditor/plan/builder.py) without pyarrow.compute."},
+    {"joined_lines", joined_lines, METH_VARARGS,
+     "joined_lines(offsets, data, offset, length) -> bytes, or None\n\n"
+     "The strings of an Arrow string array without nulls (its int32 offsets and data buffers, its\n"
+     "offset and length, at least 1) joined by newlines: '\\n'.join(strings).encode() without a\n"
+     "str a string (auditor/plan/builder.py's chunk texts). None when a string holds a newline."},
     {"deal", deal, METH_VARARGS,
      "deal(small, load) -> bytes of int64, or None\n\n"
      "auditor/plan/packer.py's _deal on int64 buffers: each domain of `small` (largest first) to\n"

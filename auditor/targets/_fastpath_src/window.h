@@ -132,6 +132,49 @@ done:
     return result;
 }
 
+/* joined_lines(offsets, data, offset, length): see the method table. */
+static PyObject *joined_lines(PyObject *self, PyObject *args)
+{
+    Py_buffer offsets_view, data_view;
+    Py_ssize_t offset, length;
+    if (!PyArg_ParseTuple(args, "y*y*nn:joined_lines", &offsets_view, &data_view, &offset, &length))
+        return NULL;
+    PyObject *result = NULL;
+    const int32_t *in = offsets_view.buf;
+    if (offset < 0 || length < 1 || (size_t)offsets_view.len < (size_t)(offset + length + 1) * sizeof(int32_t)
+        || (uintptr_t)in % sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "offsets must be an aligned buffer of int32 holding offset + length + 1, length >= 1");
+        goto done;
+    }
+    in += offset;
+    for (Py_ssize_t i = 0; i < length; i++)
+        if (in[i] < 0 || in[i + 1] < in[i] || in[i + 1] > data_view.len) {
+            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
+            goto done;
+        }
+    const char *from = (const char *)data_view.buf + in[0];
+    size_t size = (size_t)(in[length] - in[0]);
+    if (memchr(from, '\n', size) != NULL) { /* a string holding a newline: no line of its own */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(size + (size_t)length - 1));
+    if (result == NULL)
+        goto done;
+    char *to = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < length; i++) {
+        size_t n = (size_t)(in[i + 1] - in[i]);
+        memcpy(to, from, n);
+        to += n, from += n;
+        if (i + 1 < length)
+            *to++ = '\n';
+    }
+done:
+    PyBuffer_Release(&offsets_view), PyBuffer_Release(&data_view);
+    return result;
+}
+
 /* deal(small, load): see the method table. */
 static PyObject *deal(PyObject *self, PyObject *args)
 {
