@@ -6,8 +6,9 @@
 it includes, one part each.
 
 ``auditor.targets._fastpath`` splits text lists into lines and normalises target lines in
-batches for the planner, gathers a window's targets into plan order and deals small domains over
-requests (see ``auditor/targets/fastpath.py``): ``auditor/targets/_fastpath.c`` and the parts it
+batches for the planner, gathers a window's targets into plan order, joins each request's targets
+into the text a run spools and deals small domains over requests (see
+``auditor/targets/fastpath.py``): ``auditor/targets/_fastpath.c`` and the parts it
 includes from ``auditor/targets/_fastpath_src/`` (the host memo, the line splitter, a window's
 array work). It borrows the scanner's byte buffers and computes the planner's XXH3-64 keys with
 the vendored single-header xxHash (``auditor/targets/vendor/xxhash/``, BSD 2-clause, its licence
