@@ -115,7 +115,7 @@ def _chunk_id_of_text(index: int, text: bytes) -> str:
 
 
 class ChunkText(NamedTuple):
-    """A chunk as a run spools it: its id, and its targets as the UTF-8 of ``"\n".join(targets)``
+    """A chunk as a run spools it: its id, and its targets as the UTF-8 of ``"\\n".join(targets)``
     (:func:`chunk_texts`); :meth:`targets` gives them back."""
 
     chunk_id: str
