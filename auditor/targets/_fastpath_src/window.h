@@ -69,6 +69,28 @@ done:
     return result;
 }
 
+/* The offsets of strings [offset, offset + length) of an Arrow string array (its int32 offsets and
+ * data buffers), checked once so that they can be used without checks: aligned, enough of them
+ * (`length` at least `min_length`), each string inside the data. NULL with an error set if not. */
+static const int32_t *string_offsets(const Py_buffer *offsets, const Py_buffer *data, Py_ssize_t offset,
+                                     Py_ssize_t length, Py_ssize_t min_length)
+{
+    const int32_t *in = offsets->buf;
+    if (offset < 0 || length < min_length || (size_t)offsets->len < (size_t)(offset + length + 1) * sizeof(int32_t)
+        || (uintptr_t)in % sizeof(int32_t)) {
+        PyErr_Format(PyExc_ValueError, "offsets must be an aligned buffer of int32 holding offset + length + 1, "
+                     "length >= %zd", min_length);
+        return NULL;
+    }
+    in += offset;
+    for (Py_ssize_t i = 0; i < length; i++)
+        if (in[i] < 0 || in[i + 1] < in[i] || in[i + 1] > data->len) {
+            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
+            return NULL;
+        }
+    return in;
+}
+
 /* take_strings(offsets, data, offset, length, indices): see the method table. */
 static PyObject *take_strings(PyObject *self, PyObject *args)
 {
@@ -78,25 +100,15 @@ static PyObject *take_strings(PyObject *self, PyObject *args)
                           &indices_view))
         return NULL;
     PyObject *result = NULL, *new_offsets = NULL, *new_data = NULL;
-    const int32_t *in = offsets_view.buf;
     const int64_t *indices = indices_view.buf;
     Py_ssize_t n = indices_view.len / (Py_ssize_t)sizeof(int64_t);
-    if (offset < 0 || length < 0 || (size_t)offsets_view.len < (size_t)(offset + length + 1) * sizeof(int32_t)
-        || (uintptr_t)in % sizeof(int32_t)) {
-        PyErr_SetString(PyExc_ValueError, "offsets must be an aligned buffer of int32 holding offset + length + 1");
+    const int32_t *in = string_offsets(&offsets_view, &data_view, offset, length, 0);
+    if (in == NULL)
         goto done;
-    }
     if (indices_view.len % (Py_ssize_t)sizeof(int64_t) || (n && (uintptr_t)indices % sizeof(int64_t))) {
         PyErr_SetString(PyExc_ValueError, "indices must be an aligned buffer of int64");
         goto done;
     }
-    in += offset;
-    /* Every string must lie in `data`: the input is checked once, then copied without checks. */
-    for (Py_ssize_t i = 0; i < length; i++)
-        if (in[i] < 0 || in[i + 1] < in[i] || in[i + 1] > data_view.len) {
-            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
-            goto done;
-        }
     size_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t at = indices[i];
@@ -140,19 +152,9 @@ static PyObject *joined_lines(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*nn:joined_lines", &offsets_view, &data_view, &offset, &length))
         return NULL;
     PyObject *result = NULL;
-    const int32_t *in = offsets_view.buf;
-    if (offset < 0 || length < 1 || (size_t)offsets_view.len < (size_t)(offset + length + 1) * sizeof(int32_t)
-        || (uintptr_t)in % sizeof(int32_t)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "offsets must be an aligned buffer of int32 holding offset + length + 1, length >= 1");
+    const int32_t *in = string_offsets(&offsets_view, &data_view, offset, length, 1);
+    if (in == NULL)
         goto done;
-    }
-    in += offset;
-    for (Py_ssize_t i = 0; i < length; i++)
-        if (in[i] < 0 || in[i + 1] < in[i] || in[i + 1] > data_view.len) {
-            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
-            goto done;
-        }
     const char *from = (const char *)data_view.buf + in[0];
     size_t size = (size_t)(in[length] - in[0]);
     if (memchr(from, '\n', size) != NULL) { /* a string holding a newline: no line of its own */
