@@ -133,8 +133,8 @@ def _spooled(chunk: ChunkText | Chunk) -> bytes:
         unit_id = chunk.chunk_id.encode("utf-8")
         if len(unit_id) < 1 << 16:
             return b"".join((b"T", len(unit_id).to_bytes(2, "little"), unit_id, chunk.text))
-        chunk = Chunk(0, chunk.chunk_id, chunk.targets(), 0)
-    return b"J" + orjson.dumps([chunk.chunk_id, chunk.targets])
+    targets = chunk.targets() if isinstance(chunk, ChunkText) else chunk.targets
+    return b"J" + orjson.dumps([chunk.chunk_id, targets])
 
 
 def _unspooled(record: bytes) -> tuple[str, list[str]]:

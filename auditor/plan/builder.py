@@ -272,10 +272,11 @@ class ChunkList(Sequence[Chunk]):
         for group in range(len(group_first) - 1):
             targets = self._group(group)
             _, offsets, data = targets.buffers()
+            joinable = COMPILED and not targets.null_count and offsets is not None
             for i in range(group_first[group], group_first[group + 1]):
                 start, end = self._span(i, group)
                 text = None
-                if COMPILED and not targets.null_count and offsets is not None:
+                if joinable:
                     text = fastpath.joined_lines(offsets, b"" if data is None else data,
                                                  targets.offset + start, end - start)
                 yield self._chunk(i, targets, group) if text is None \
